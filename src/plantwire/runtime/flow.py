@@ -111,8 +111,11 @@ class Flow:
         self.complete_map = {}
         for n in self.active.values():
             if n.type == "complete":
+                # a complete node never watches a node it is wired to (that would loop)
+                wired = {t for port in n.wires for t in port}
                 for sid in getattr(n, "scope_ids", None) or []:
-                    self.complete_map.setdefault(self.map_id(sid), []).append(n)
+                    if sid not in wired:
+                        self.complete_map.setdefault(self.map_id(sid), []).append(n)
 
         def order(n: Node) -> int:
             scope = getattr(n, "scope", None)
@@ -247,7 +250,9 @@ class Flow:
 
     def handle_complete(self, node: Node, msg: Msg) -> None:
         for target in self.complete_map.get(node.id, ()):
-            self.runtime.receive_now(target, clone_msg(msg))
+            out = clone_msg(msg)
+            out["complete"] = {"source": {"id": node.id, "type": node.type, "name": node.name}}
+            self.runtime.receive_now(target, out)
 
     def _scoped_candidates(self, handlers: list[Node], reporter: Node) -> list[Node]:
         """Handlers whose scope covers ``reporter``, nearest group first (Node-RED's rule)."""

@@ -150,9 +150,10 @@ def parse_flows(data: list[dict[str, Any]], registry: Registry) -> FlowSet:
         except ValidationError as exc:
             problems.extend(_model_problems(raw, exc))
             continue
-        is_config = cls is not None and getattr(cls, "is_config", False) or (
-            cls is None and "wires" not in raw and not ntype.startswith("subflow:")
-        )
+        if ntype in unknown or cls is None:
+            is_config = "wires" not in raw and not ntype.startswith("subflow:")
+        else:
+            is_config = bool(getattr(cls, "is_config", False))
         if is_config:
             (owner or global_flow).configs[raw["id"]] = raw
         elif owner is None:

@@ -210,9 +210,15 @@ class Runtime:
         self._rewire_all()
 
     def _rewire_all(self) -> None:
+        fs = self.flowset
         if self.global_flow is not None:
             self.global_flow.rewire()
         for flow in self.flows.values():
+            if fs is not None:
+                for node in flow.active.values():
+                    raw = fs.by_id.get(node.id)
+                    if raw is not None and isinstance(raw.get("wires"), list):
+                        node.wires = raw["wires"]
             flow.rewire()
             flow.index_handlers()
         for flow in self.all_flows():
@@ -380,7 +386,7 @@ class Runtime:
                 continue
             msg = queue.popleft()
             node.stats.queued -= 1
-            if node._drained is not None and len(queue) < node.queue_limit:
+            if node._drained is not None and node.stats.queued < node.queue_limit:
                 node._drained.set()
                 node._drained = None
             done = Done(node, msg)
@@ -398,14 +404,20 @@ class Runtime:
             await self.wait_for_room(node)
 
     async def wait_for_room(self, node: Node) -> None:
-        """Wait until the dispatcher and ``node``'s async successors have room."""
+        """Wait until the dispatcher and ``node``'s async successors have room.
+
+        Messages still in the dispatcher FIFO are given one loop turn first, so that
+        what they will add to the queues downstream is counted.
+        """
+        if self._queue:
+            await asyncio.sleep(0)
         while len(self._queue) >= self.settings.queue_high_water:
             if self._room is None:
                 self._room = asyncio.Event()
             await self._room.wait()
         for target in node._downstream_async:
-            q = target._queue
-            while q is not None and len(q) >= target.queue_limit and not target._closing:
+            # queued counts messages in the dispatcher FIFO and in the node's own queue
+            while target.stats.queued >= target.queue_limit and not target._closing:
                 if target._drained is None:
                     target._drained = asyncio.Event()
                 await target._drained.wait()

@@ -120,7 +120,7 @@ class CsvNode(Node):
         self.multi = config.multi or "one"
         self.hdrin = config.hdrin is True
         hdrout = config.hdrout or "none"
-        self.hdrout = "all" if hdrout is True else ("none" if hdrout is False else str(hdrout))
+        self.hdrout = "all" if hdrout is True else str(hdrout)
         try:
             self.skip = int(float(str(config.skip or 0)))
         except ValueError:
@@ -186,23 +186,23 @@ class CsvNode(Node):
         value = msg["payload"]
         if value is None or isinstance(value, dict | list | bytes | bytearray):
             if self.rfc:
-                self._rfc_to_csv(msg, value, send)
+                self._rfc_to_csv(msg, value, send, done)
             else:
                 self._legacy_to_csv(msg, send)
         elif isinstance(value, str):
             if self.rfc:
-                self._rfc_from_csv(msg, value, send)
+                self._rfc_from_csv(msg, value, send, done)
             else:
                 self._legacy_from_csv(msg, value, send)
         elif self.rfc:
             self.status({"fill": "red", "shape": "dot", "text": _CSV_JS})
-            self.error(_CSV_JS, msg)
+            done(_CSV_JS)
         else:
             self.warn(_CSV_JS)
 
     # ----- RFC 4180 mode --------------------------------------------------------------
 
-    def _rfc_to_csv(self, msg: Msg, data: Any, send: SendFn) -> None:
+    def _rfc_to_csv(self, msg: Msg, data: Any, send: SendFn, done: DoneFn) -> None:
         rows: Any = data
         is_aoa = isinstance(data, list) and len(data) > 0 and isinstance(data[0], list)
         if not isinstance(data, list):
@@ -210,8 +210,9 @@ class CsvNode(Node):
         elif data and data[0] is not None and not isinstance(data[0], dict | list | bytes):
             rows, is_aoa = [data], True
         parts = msg.get("parts")
-        later_part = isinstance(parts, dict) and isinstance(parts.get("index"), int | float)
-        if not (self.no_template and later_part and parts["index"] > 0):
+        index = parts.get("index") if isinstance(parts, dict) else None
+        later_part = isinstance(index, int | float) and index > 0
+        if not (self.no_template and later_part):
             self.template = self._columns_to_template(self.template_text) or [""]
         template = self.template
         out: list[str] = []
@@ -243,8 +244,8 @@ class CsvNode(Node):
                 out.append(self.sep.join(cells))
             else:
                 if not self._has_template(template) and "columns" in msg:
-                    template = self._columns_to_template(js_value_str(msg["columns"] or ""), ",")
-                    template = template or []
+                    cols = js_value_str(msg["columns"] or "")
+                    template = self._columns_to_template(cols, ",") or []
                 if not self._has_template(template):
                     if self.warn_template:
                         self.warn(_OBJ_CSV)
@@ -272,7 +273,7 @@ class CsvNode(Node):
         msg["columns"] = self._columns_string(template)
         send(msg)
 
-    def _rfc_from_csv(self, msg: Msg, text: str, send: SendFn) -> None:
+    def _rfc_from_csv(self, msg: Msg, text: str, send: SendFn, done: DoneFn) -> None:
         first = True
         last = False
         linecount = 0
@@ -307,7 +308,7 @@ class CsvNode(Node):
                 )  # fmt: skip
             except CSVParseError as exc:
                 self.status({"fill": "red", "shape": "dot", "text": _BAD_TEMPLATE})
-                self.error(str(exc), msg)
+                done(str(exc))
                 return
             self.template = head.headers
             cursor = head.cursor

@@ -72,13 +72,13 @@ class JsonNode(Node):
                 return False
         return True
 
-    def _validated(self, msg: Msg, value: Any, send: SendFn) -> None:
+    def _validated(self, msg: Msg, value: Any, send: SendFn, done: DoneFn) -> None:
         """Validate ``value`` against the compiled schema; send or report."""
         assert self._validator is not None
         errors = self._validator.errors(value)
         if errors:
             msg["schemaError"] = errors
-            self.error(f"{_SCHEMA_ERROR}: {ajv_errors_text(errors)}", msg)
+            done(f"{_SCHEMA_ERROR}: {ajv_errors_text(errors)}")
             return
         msg.pop("schema", None)
         send(msg)
@@ -89,7 +89,7 @@ class JsonNode(Node):
         schema = msg.get("schema")
         if schema:
             if not self._compile(schema):
-                self.error(_SCHEMA_COMPILE_ERROR, msg)
+                done(_SCHEMA_COMPILE_ERROR)
                 return
             validate = True
         value = get_msg_property(msg, self.prop)
@@ -101,20 +101,20 @@ class JsonNode(Node):
                 try:
                     parsed = js_parse(value)
                 except ValueError as exc:
-                    self.error(str(exc), msg)
+                    done(str(exc))
                     return
                 set_msg_property(msg, self.prop, parsed)
                 if validate:
-                    self._validated(msg, parsed, send)
+                    self._validated(msg, parsed, send, done)
                 else:
                     send(msg)
             elif validate:
                 try:
                     parsed = js_parse(value)
                 except ValueError as exc:
-                    self.error(str(exc), msg)
+                    done(str(exc))
                     return
-                self._validated(msg, parsed, send)
+                self._validated(msg, parsed, send, done)
             else:
                 send(msg)
         elif value is None or isinstance(value, dict | list | bool | int | float):
@@ -122,19 +122,19 @@ class JsonNode(Node):
                 if validate:
                     assert self._validator is not None
                     if self._validator.errors(value):
-                        self._validated(msg, value, send)
+                        self._validated(msg, value, send, done)
                         return
                 try:
                     text = js_stringify(value, self.indent)
                 except ValueError:
-                    self.error("Failed to convert payload", msg)
+                    done("Failed to convert payload")
                     return
                 set_msg_property(msg, self.prop, text)
                 if validate:
                     msg.pop("schema", None)
                 send(msg)
             elif validate:
-                self._validated(msg, value, send)
+                self._validated(msg, value, send, done)
             else:
                 send(msg)
         else:

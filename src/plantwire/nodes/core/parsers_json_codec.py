@@ -346,7 +346,8 @@ class SchemaValidator:
     def errors(self, instance: Any) -> list[dict[str, Any]]:
         """ajv-shaped error objects; empty when ``instance`` is valid."""
         out: list[tuple[int, int, dict[str, Any]]] = []
-        for seq, err in enumerate(self._validator.iter_errors(instance)):
+        for seq, error in enumerate(self._validator.iter_errors(instance)):
+            err: Any = error
             top = str(err.absolute_schema_path[0]) if err.absolute_schema_path else ""
             rank = _AJV_ORDER.index(top) if top in _AJV_ORDER else len(_AJV_ORDER)
             if err.validator == "required" and isinstance(err.instance, dict):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from plantwire.runtime.message import Msg
@@ -51,3 +53,21 @@ class UnknownNode(Node):
 
     async def start(self) -> None:
         self.status("red", "ring", f"type not installed: {self.type}")
+
+
+class GlobalConfigConfig(NodeConfig):
+    env: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Global environment variables: a list of {name, value, type} entries.",
+    )
+
+
+@node_type("global-config")
+class GlobalConfigNode(Node):
+    """Holds the flows' global environment variables (Node-RED's global-config)."""
+
+    config_model = GlobalConfigConfig
+    category = "config"
+    is_config = True
+    inputs = 0
+    outputs = 0

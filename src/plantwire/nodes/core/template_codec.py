@@ -252,7 +252,7 @@ def _render_tokens(tokens: list[Token], stack: list[Any], lookup: Lookup, out: l
             value = lookup(stack, t.value, len(stack) == 1)
             if value is None or value is MISSING:
                 continue
-            if t.kind == "&" or isinstance(value, int | float) and not isinstance(value, bool):
+            if t.kind == "&" or (isinstance(value, int | float) and not isinstance(value, bool)):
                 out.append(to_js_string(value))
             else:
                 out.append(_escape(to_js_string(value)))
@@ -263,7 +263,7 @@ def _render_tokens(tokens: list[Token], stack: list[Any], lookup: Lookup, out: l
             if isinstance(value, list):
                 for item in value:
                     _render_tokens(t.children, [*stack, item], lookup, out)
-            elif _is_object(value) or isinstance(value, str | int | float) and value is not True:
+            elif _is_object(value) or (isinstance(value, str | int | float) and value is not True):
                 _render_tokens(t.children, [*stack, value], lookup, out)
             else:
                 _render_tokens(t.children, stack, lookup, out)

@@ -1,0 +1,59 @@
+"""The registry refuses duplicates and loads entry points; the catalogue feeds the docs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from plantwire.catalog import node_catalog, render_node_doc
+from plantwire.registry import Registry, load_node_types
+from plantwire.runtime.errors import DuplicateNodeTypeError, UnknownNodeTypeError
+from plantwire.runtime.node import Node
+
+
+def test_duplicate_type_is_refused() -> None:
+    reg = Registry()
+
+    class A(Node):
+        pass
+
+    class B(Node):
+        pass
+
+    reg.register("x", A)
+    reg.register("x", A)  # the same class again is harmless (re-import)
+    with pytest.raises(DuplicateNodeTypeError, match="'x' is already registered"):
+        reg.register("x", B)
+    with pytest.raises(UnknownNodeTypeError):
+        reg.get("y")
+
+
+def test_builtins_come_through_the_entry_point_group() -> None:
+    from importlib.metadata import entry_points
+
+    names = {ep.value for ep in entry_points(group="plantwire.nodes")}
+    assert "plantwire.nodes.core" in names
+    assert "catch" in load_node_types()
+
+
+def test_catalogue_has_schema_and_help_for_every_type() -> None:
+    catalog = node_catalog()
+    for name, entry in catalog.items():
+        if name.startswith("test-"):
+            continue
+        assert entry["schema"]["type"] == "object", name
+        assert entry["help"], f"node type {name} has no help text"
+    assert catalog["catch"]["schema"]["properties"]["uncaught"]["type"] == "boolean"
+
+
+def test_generated_docs_are_up_to_date() -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "nodes"
+    stale = []
+    for name, entry in node_catalog().items():
+        if name.startswith("test-"):
+            continue
+        page = docs / (name.replace(" ", "-") + ".md")
+        if not page.exists() or page.read_text(encoding="utf-8") != render_node_doc(entry):
+            stale.append(name)
+    assert not stale, f"docs/nodes is stale for {stale}: run `make docs`"
