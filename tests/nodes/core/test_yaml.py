@@ -31,7 +31,7 @@ def test_load_errors() -> None:
 
 
 def test_dump_matches_js_yaml() -> None:
-    value = {"a": [1, {"b": 2, "c": [3]}], "d": {}, "e": [], "f": None, "g": 1.5,
+    value: dict[str, Any] = {"a": [1, {"b": 2, "c": [3]}], "d": {}, "e": [], "f": None, "g": 1.5,
              "s": "2024-01-01", "n": "null", "m": "a\nb\n", "k": "#x", "z": 1e-7}  # fmt: skip
     assert yaml_dump(value) == (
         "a:\n  - 1\n  - b: 2\n    c:\n      - 3\nd: {}\ne: []\nf: null\ng: 1.5\n"
