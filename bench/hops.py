@@ -45,13 +45,30 @@ class SinkNode(Node):
 
 def build_flow() -> list[dict[str, Any]]:
     flow: list[dict[str, Any]] = [{"id": "tab", "type": "tab", "label": "hops"}]
-    flow.append({"id": "inj", "type": "inject", "z": "tab", "props": [{"p": "payload"}],
-                 "payload": "0", "payloadType": "num", "repeat": "", "once": False,
-                 "wires": [["c0"]]})
+    flow.append(
+        {
+            "id": "inj",
+            "type": "inject",
+            "z": "tab",
+            "props": [{"p": "payload"}],
+            "payload": "0",
+            "payloadType": "num",
+            "repeat": "",
+            "once": False,
+            "wires": [["c0"]],
+        }
+    )
     for i in range(CHAIN):
         nxt = f"c{i + 1}" if i + 1 < CHAIN else "sink"
-        flow.append({"id": f"c{i}", "type": "change", "z": "tab", "wires": [[nxt]],
-                     "rules": [{"t": "set", "p": f"hop{i}", "pt": "msg", "to": str(i), "tot": "num"}]})
+        flow.append(
+            {
+                "id": f"c{i}",
+                "type": "change",
+                "z": "tab",
+                "wires": [[nxt]],
+                "rules": [{"t": "set", "p": f"hop{i}", "pt": "msg", "to": str(i), "tot": "num"}],
+            }
+        )
     flow.append({"id": "sink", "type": "bench-sink", "z": "tab", "wires": []})
     return flow
 
@@ -71,7 +88,11 @@ async def run(messages: int) -> dict[str, Any]:
         end = await sink.finished
         await rt.stop()
     elapsed = end - start
-    ok = sink.count == messages and sink.last is not None and sink.last.get(f"hop{CHAIN - 1}") == CHAIN - 1
+    ok = (
+        sink.count == messages
+        and sink.last is not None
+        and sink.last.get(f"hop{CHAIN - 1}") == CHAIN - 1
+    )
     return {
         "benchmark": "hops",
         "messages": messages,

@@ -103,5 +103,13 @@ def tab(tid: str = "t1", **extra: Any) -> dict[str, Any]:
     return {"id": tid, "type": "tab", "label": extra.pop("label", tid), **extra}
 
 
-def probe(nid: str, wires: list[list[str]] | None = None, z: str = "t1", **extra: Any) -> dict[str, Any]:
-    return {"id": nid, "type": "test-probe", "z": z, "wires": wires if wires is not None else [[]], **extra}
+def probe(
+    nid: str, wires: list[list[str]] | None = None, z: str = "t1", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "id": nid,
+        "type": "test-probe",
+        "z": z,
+        "wires": wires if wires is not None else [[]],
+        **extra,
+    }

@@ -11,7 +11,8 @@ import sys
 
 def main() -> int:
     report_path, folder, minimum = sys.argv[1], sys.argv[2].rstrip("/") + "/", float(sys.argv[3])
-    files = json.load(open(report_path))["files"]
+    with open(report_path) as fh:
+        files = json.load(fh)["files"]
     covered = total = 0
     for name, data in files.items():
         if folder in name:

@@ -58,12 +58,21 @@ def render_node_doc(entry: dict[str, Any]) -> str:
     """The Markdown page of one node type."""
     lines = [f"# {entry['type']}", ""]
     lines += [entry["help"] or "(no description)", ""]
-    kind = "config node" if entry["config"] else f"{entry['inputs']} input(s), {entry['outputs']} output(s)"
+    kind = (
+        "config node"
+        if entry["config"]
+        else f"{entry['inputs']} input(s), {entry['outputs']} output(s)"
+    )
     lines += [f"Category: {entry['category']} · {kind}", ""]
     props = entry["schema"].get("properties", {})
     own = {k: v for k, v in props.items() if k not in _BASE_FIELDS}
     if own:
-        lines += ["## Properties", "", "| property | type | default | description |", "|---|---|---|---|"]
+        lines += [
+            "## Properties",
+            "",
+            "| property | type | default | description |",
+            "|---|---|---|---|",
+        ]
         for key, prop in own.items():
             default = prop.get("default", "")
             desc = str(prop.get("description", "")).replace("\n", " ").replace("|", "\\|")

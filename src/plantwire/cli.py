@@ -130,7 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a flows.json file headless (logs to stdout)")
     p.add_argument("flows", help="path of a Node-RED flows.json file")
-    p.add_argument("--data", help="folder for context, credentials (default: .plantwire beside the file)")
+    p.add_argument(
+        "--data", help="folder for context, credentials (default: .plantwire beside the file)"
+    )
     p.add_argument("--credential-secret", help="secret that encrypts credentials")
     p.add_argument("--for-seconds", type=float, help="stop after this many seconds")
     p.set_defaults(func=_cmd_run)

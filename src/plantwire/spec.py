@@ -62,10 +62,14 @@ OptInt = Annotated[int | None, BeforeValidator(_empty_to_none)]
 OptFloat = Annotated[float | None, BeforeValidator(_empty_to_none)]
 """A number written as a number or numeric string; ``""`` means not set."""
 
-LooseInt = Annotated[int, BeforeValidator(lambda v: int(float(v)) if isinstance(v, str) and v.strip() else v)]
+LooseInt = Annotated[
+    int, BeforeValidator(lambda v: int(float(v)) if isinstance(v, str) and v.strip() else v)
+]
 """An integer that also accepts a numeric string such as ``"5"`` or ``"5.0"``."""
 
-LooseFloat = Annotated[float, BeforeValidator(lambda v: float(v) if isinstance(v, str) and v.strip() else v)]
+LooseFloat = Annotated[
+    float, BeforeValidator(lambda v: float(v) if isinstance(v, str) and v.strip() else v)
+]
 """A number that also accepts a numeric string such as ``"2.5"``."""
 
 

@@ -10,8 +10,21 @@ from tests.conftest import probe, tab
 
 async def test_source_waits_for_a_slow_async_sink(make_runtime: Any) -> None:
     rt = make_runtime()
-    await rt.deploy([tab(), probe("src", [["mid"]]), probe("mid", [["slow"]]),
-                     {"id": "slow", "type": "test-slow", "z": "t1", "delay": 0.002, "limit": 5, "wires": [[]]}])
+    await rt.deploy(
+        [
+            tab(),
+            probe("src", [["mid"]]),
+            probe("mid", [["slow"]]),
+            {
+                "id": "slow",
+                "type": "test-slow",
+                "z": "t1",
+                "delay": 0.002,
+                "limit": 5,
+                "wires": [[]],
+            },
+        ]
+    )
     src, slow = rt.get_node("src"), rt.get_node("slow")
     for i in range(100):
         await src.send_async({"payload": i})

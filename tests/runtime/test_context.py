@@ -9,7 +9,11 @@ from plantwire.runtime.context import ContextManager, MemoryStore, SqliteStore
 from plantwire.runtime.message import MISSING
 from tests.conftest import probe, tab
 
-STORES = {"default": "memory", "memory": {"module": "memory"}, "file": {"module": "localfilesystem"}}
+STORES = {
+    "default": "memory",
+    "memory": {"module": "memory"},
+    "file": {"module": "localfilesystem"},
+}
 
 
 async def test_scopes_are_separate_and_shared_as_node_red_shares_them(make_runtime: Any) -> None:
@@ -39,13 +43,22 @@ async def test_nested_keys_set_and_delete(make_runtime: Any) -> None:
 
 async def test_parent_reaches_the_tab_from_a_subflow(make_runtime: Any) -> None:
     rt = make_runtime()
-    await rt.deploy([
-        tab(),
-        {"id": "sf", "type": "subflow", "name": "S", "in": [{"wires": [{"id": "inner"}]}], "out": [], "env": []},
-        {"id": "inner", "type": "test-probe", "z": "sf", "wires": [[]]},
-        {"id": "i1", "type": "subflow:sf", "z": "t1", "wires": []},
-        probe("top"),
-    ])
+    await rt.deploy(
+        [
+            tab(),
+            {
+                "id": "sf",
+                "type": "subflow",
+                "name": "S",
+                "in": [{"wires": [{"id": "inner"}]}],
+                "out": [],
+                "env": [],
+            },
+            {"id": "inner", "type": "test-probe", "z": "sf", "wires": [[]]},
+            {"id": "i1", "type": "subflow:sf", "z": "t1", "wires": []},
+            probe("top"),
+        ]
+    )
     rt.get_node("top").context().flow.set("shared", "from tab")
     inner = rt.get_node("i1-inner")
     assert inner is not None

@@ -13,7 +13,14 @@ from tests.conftest import probe, tab
 
 
 def base() -> list[dict[str, Any]]:
-    return [tab("t1"), tab("t2"), probe("a", [["b"]]), probe("b"), probe("c", z="t2"), probe("d", z="t2")]
+    return [
+        tab("t1"),
+        tab("t2"),
+        probe("a", [["b"]]),
+        probe("b"),
+        probe("c", z="t2"),
+        probe("d", z="t2"),
+    ]
 
 
 def changed(flows: list[dict[str, Any]], nid: str, **props: Any) -> list[dict[str, Any]]:
@@ -24,7 +31,9 @@ def changed(flows: list[dict[str, Any]], nid: str, **props: Any) -> list[dict[st
     ("mode", "restarted"),
     [("full", {"a", "b", "c", "d"}), ("flows", {"a", "b"}), ("nodes", {"a"})],
 )
-async def test_only_what_changed_restarts(make_runtime: Any, events: list[Any], mode: str, restarted: set[str]) -> None:
+async def test_only_what_changed_restarts(
+    make_runtime: Any, events: list[Any], mode: str, restarted: set[str]
+) -> None:
     rt = make_runtime()
     await rt.deploy(base())
     events.clear()
@@ -34,7 +43,9 @@ async def test_only_what_changed_restarts(make_runtime: Any, events: list[Any], 
     assert rt.get_node("a").config.label == "new"
 
 
-async def test_rewire_without_restart_and_removed_nodes_close_as_removed(make_runtime: Any, events: list[Any]) -> None:
+async def test_rewire_without_restart_and_removed_nodes_close_as_removed(
+    make_runtime: Any, events: list[Any]
+) -> None:
     rt = make_runtime()
     await rt.deploy(base())
     events.clear()
@@ -52,19 +63,30 @@ async def test_config_node_change_restarts_its_users(make_runtime: Any, events: 
     flows = changed(flows, "c", server="cfg")
     await rt.deploy(flows)
     events.clear()
-    await rt.deploy(changed(flows, "cfg", env=[{"name": "X", "value": "1", "type": "str"}]), "nodes")
+    await rt.deploy(
+        changed(flows, "cfg", env=[{"name": "X", "value": "1", "type": "str"}]), "nodes"
+    )
     assert {nid for ev, nid in events if ev == "start"} == {"c"}
 
 
-async def test_invalid_deploy_is_refused_and_running_flows_untouched(make_runtime: Any, events: list[Any]) -> None:
+async def test_invalid_deploy_is_refused_and_running_flows_untouched(
+    make_runtime: Any, events: list[Any]
+) -> None:
     rt = make_runtime()
     await rt.deploy(base())
     events.clear()
-    bad = [*base(), probe("e", [["nowhere"]]), {"id": "f", "type": "test-probe", "z": "t1", "fail": "very", "wires": [[]]}]
+    bad = [
+        *base(),
+        probe("e", [["nowhere"]]),
+        {"id": "f", "type": "test-probe", "z": "t1", "fail": "very", "wires": [[]]},
+    ]
     with pytest.raises(FlowValidationError) as info:
         await rt.deploy(bad, "full")
     text = str(info.value)
-    assert "node 'e' (test-probe), field 'wires[0]': wire to node 'nowhere', which does not exist" in text
+    assert (
+        "node 'e' (test-probe), field 'wires[0]': wire to node 'nowhere', which does not exist"
+        in text
+    )
     assert "node 'f' (test-probe), field 'fail'" in text
     assert events == []
     rt.receive_now(rt.get_node("a"), {"payload": "still running"})
@@ -74,8 +96,13 @@ async def test_invalid_deploy_is_refused_and_running_flows_untouched(make_runtim
 
 async def test_flow_structure_problems_named(make_runtime: Any) -> None:
     rt = make_runtime()
-    flows = [tab(), probe("a"), probe("a"), probe("x", z="no-such-tab"),
-             {"id": "i", "type": "subflow:missing", "z": "t1", "wires": []}]
+    flows = [
+        tab(),
+        probe("a"),
+        probe("a"),
+        probe("x", z="no-such-tab"),
+        {"id": "i", "type": "subflow:missing", "z": "t1", "wires": []},
+    ]
     with pytest.raises(FlowValidationError) as info:
         await rt.deploy(flows)
     problems = {(p.node_id, p.field) for p in info.value.problems}
@@ -84,7 +111,15 @@ async def test_flow_structure_problems_named(make_runtime: Any) -> None:
 
 async def test_disabled_nodes_and_tabs_do_not_run(make_runtime: Any) -> None:
     rt = make_runtime()
-    await rt.deploy([tab(), tab("t2", disabled=True), probe("a", [["b"]]), probe("b", d=True), probe("c", z="t2")])
+    await rt.deploy(
+        [
+            tab(),
+            tab("t2", disabled=True),
+            probe("a", [["b"]]),
+            probe("b", d=True),
+            probe("c", z="t2"),
+        ]
+    )
     assert rt.get_node("a") is not None
     assert rt.get_node("b") is None
     assert rt.get_node("c") is None
@@ -94,7 +129,13 @@ async def test_disabled_nodes_and_tabs_do_not_run(make_runtime: Any) -> None:
 
 async def test_unknown_type_loads_and_does_nothing(make_runtime: Any) -> None:
     rt = make_runtime()
-    await rt.deploy([tab(), probe("a", [["u"]]), {"id": "u", "type": "some-vendor-node", "z": "t1", "custom": 5, "wires": [[]]}])
+    await rt.deploy(
+        [
+            tab(),
+            probe("a", [["u"]]),
+            {"id": "u", "type": "some-vendor-node", "z": "t1", "custom": 5, "wires": [[]]},
+        ]
+    )
     node = rt.get_node("u")
     assert node.type == "some-vendor-node"
     assert node.last_status["text"] == "type not installed: some-vendor-node"

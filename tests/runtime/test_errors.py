@@ -13,9 +13,18 @@ from plantwire.spec import node_type
 from tests.conftest import probe, tab
 
 
-def catch(cid: str, scope: Any = None, uncaught: bool = False, wires: Any = None, **kw: Any) -> dict[str, Any]:
-    return {"id": cid, "type": "catch", "z": kw.pop("z", "t1"), "scope": scope, "uncaught": uncaught,
-            "wires": wires if wires is not None else [[cid + "-out"]], **kw}
+def catch(
+    cid: str, scope: Any = None, uncaught: bool = False, wires: Any = None, **kw: Any
+) -> dict[str, Any]:
+    return {
+        "id": cid,
+        "type": "catch",
+        "z": kw.pop("z", "t1"),
+        "scope": scope,
+        "uncaught": uncaught,
+        "wires": wires if wires is not None else [[cid + "-out"]],
+        **kw,
+    }
 
 
 async def test_exception_reaches_catch_with_error_shape(make_runtime: Any) -> None:
@@ -26,22 +35,31 @@ async def test_exception_reaches_catch_with_error_shape(make_runtime: Any) -> No
     [got] = rt.get_node("c-out").received
     assert got["payload"] == 5 and got["topic"] == "t"
     assert got["error"]["message"] == "probe bad failed"
-    assert got["error"]["source"] == {"id": "bad", "type": "test-probe", "name": "Bad one", "count": 1}
+    assert got["error"]["source"] == {
+        "id": "bad",
+        "type": "test-probe",
+        "name": "Bad one",
+        "count": 1,
+    }
 
 
 async def test_scope_list_group_and_uncaught(make_runtime: Any) -> None:
     rt = make_runtime()
-    await rt.deploy([
-        tab(),
-        {"id": "g1", "type": "group", "z": "t1", "nodes": ["in-group", "cg"]},
-        probe("in-group", fail=True, g="g1"),
-        probe("listed", fail=True),
-        probe("other", fail=True),
-        catch("cg", scope="group", g="g1"),
-        catch("cl", scope=["listed"]),
-        catch("cu", uncaught=True),
-        probe("cg-out"), probe("cl-out"), probe("cu-out"),
-    ])
+    await rt.deploy(
+        [
+            tab(),
+            {"id": "g1", "type": "group", "z": "t1", "nodes": ["in-group", "cg"]},
+            probe("in-group", fail=True, g="g1"),
+            probe("listed", fail=True),
+            probe("other", fail=True),
+            catch("cg", scope="group", g="g1"),
+            catch("cl", scope=["listed"]),
+            catch("cu", uncaught=True),
+            probe("cg-out"),
+            probe("cl-out"),
+            probe("cu-out"),
+        ]
+    )
     for nid in ("in-group", "listed", "other"):
         rt.receive_now(rt.get_node(nid), {"payload": nid})
     await rt.idle()
@@ -52,7 +70,9 @@ async def test_scope_list_group_and_uncaught(make_runtime: Any) -> None:
 
 async def test_catch_only_sees_its_own_tab(make_runtime: Any) -> None:
     rt = make_runtime()
-    await rt.deploy([tab(), tab("t2"), probe("bad", fail=True), catch("c2", z="t2"), probe("c2-out", z="t2")])
+    await rt.deploy(
+        [tab(), tab("t2"), probe("bad", fail=True), catch("c2", z="t2"), probe("c2-out", z="t2")]
+    )
     rt.receive_now(rt.get_node("bad"), {"payload": 1})
     await rt.idle()
     assert rt.get_node("c2-out").received == []
@@ -71,8 +91,16 @@ async def test_error_loop_is_stopped(make_runtime: Any, caplog: pytest.LogCaptur
 
 async def test_previous_error_moves_to_underscore_error(make_runtime: Any) -> None:
     rt = make_runtime()
-    await rt.deploy([tab(), probe("a", fail=True), catch("c", scope=["a"], wires=[["b"]]),
-                     probe("b", fail=True), catch("c2", scope=["b"]), probe("c2-out")])
+    await rt.deploy(
+        [
+            tab(),
+            probe("a", fail=True),
+            catch("c", scope=["a"], wires=[["b"]]),
+            probe("b", fail=True),
+            catch("c2", scope=["b"]),
+            probe("c2-out"),
+        ]
+    )
     rt.receive_now(rt.get_node("a"), {"payload": 1})
     await rt.idle()
     [got] = rt.get_node("c2-out").received
@@ -88,8 +116,16 @@ class AsyncFail(Node):
 
 async def test_async_node_exception_is_caught_and_runtime_keeps_running(make_runtime: Any) -> None:
     rt = make_runtime()
-    await rt.deploy([tab(), {"id": "f", "type": "test-async-fail", "z": "t1", "wires": [[]]},
-                     catch("c"), probe("c-out"), probe("ok", [["ok2"]]), probe("ok2")])
+    await rt.deploy(
+        [
+            tab(),
+            {"id": "f", "type": "test-async-fail", "z": "t1", "wires": [[]]},
+            catch("c"),
+            probe("c-out"),
+            probe("ok", [["ok2"]]),
+            probe("ok2"),
+        ]
+    )
     rt.receive_now(rt.get_node("f"), {"payload": 1})
     rt.receive_now(rt.get_node("f"), {"payload": 2})
     for _ in range(20):
@@ -102,7 +138,9 @@ async def test_async_node_exception_is_caught_and_runtime_keeps_running(make_run
     assert rt.get_node("ok2").received[0]["payload"] == "still alive"
 
 
-async def test_uncaught_error_is_logged_with_node(make_runtime: Any, caplog: pytest.LogCaptureFixture) -> None:
+async def test_uncaught_error_is_logged_with_node(
+    make_runtime: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     rt = make_runtime()
     await rt.deploy([tab(), probe("bad", fail=True, name="Filler")])
     with caplog.at_level(logging.ERROR):

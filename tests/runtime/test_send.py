@@ -68,7 +68,9 @@ async def test_list_sends_one_message_per_output(make_runtime: Any) -> None:
     assert [m["payload"] for m in rt.get_node("c").received] == ["second"]
 
 
-async def test_list_of_lists_sends_several_messages_on_one_output_in_order(make_runtime: Any) -> None:
+async def test_list_of_lists_sends_several_messages_on_one_output_in_order(
+    make_runtime: Any,
+) -> None:
     rt = await run(make_runtime, "multi", {"payload": 0})
     assert [m["payload"] for m in rt.get_node("a").received] == [1, 2]
     assert [m["payload"] for m in rt.get_node("b").received] == [1, 2]

@@ -194,10 +194,9 @@ class ContextManager:
         stores: dict[str, ContextStore] = {}
         default = ""
         for name, conf in settings.items():
-            if name == "default":
-                if isinstance(conf, str):
-                    default = conf
-                    continue
+            if name == "default" and isinstance(conf, str):
+                default = conf
+                continue
             module = conf.get("module", "memory") if isinstance(conf, dict) else str(conf)
             store_cls = STORE_MODULES.get(module)
             if store_cls is None:
@@ -208,8 +207,8 @@ class ContextManager:
                 stores[name] = SqliteStore(path, float(cfg.get("flushInterval", 1.0)))
             else:
                 stores[name] = store_cls()
-        if default and default not in stores and default in settings:
-            pass
+        if default and default not in stores:
+            raise ValueError(f"default context store {default!r} is not configured")
         return cls(stores, default or next(iter(stores)))
 
     async def open(self) -> None:

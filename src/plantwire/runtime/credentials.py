@@ -91,7 +91,10 @@ class CredentialStore:
         self._dirty = False
 
     def get(self, node_id: str) -> dict[str, Any]:
-        return {k: Secret(v) if isinstance(v, str) else v for k, v in self._creds.get(node_id, {}).items()}
+        return {
+            k: Secret(v) if isinstance(v, str) else v
+            for k, v in self._creds.get(node_id, {}).items()
+        }
 
     def set(self, node_id: str, values: dict[str, Any]) -> None:
         self._creds[node_id] = dict(values)

@@ -15,6 +15,7 @@ from plantwire.runtime.message import MISSING, Msg, clone_msg
 from plantwire.runtime.node import Node
 
 if TYPE_CHECKING:
+    from plantwire.runtime.context import ContextView
     from plantwire.runtime.flowset import FlowDef
     from plantwire.runtime.runtime import Runtime
 
@@ -50,8 +51,10 @@ class Flow:
         self.catch_nodes: list[Node] = []
         self.status_nodes: list[Node] = []
         self.complete_map: dict[str, list[Node]] = {}
-        parent_view = parent.context_view if parent is not None and parent.parent else None
-        self.context_view = runtime.contexts.flow_view(self.id, parent_view)
+        parent_view: ContextView | None = (
+            parent.context_view if parent is not None and parent.parent else None
+        )
+        self.context_view: ContextView = runtime.contexts.flow_view(self.id, parent_view)
 
     # ----- construction -------------------------------------------------------------
 
@@ -197,7 +200,9 @@ class Flow:
     def deliver(self, target: Node, msg: Msg) -> None:
         self.runtime.deliver(target, msg)
 
-    def handle_error(self, node: Node, text: str, msg: Msg, err: Any, reporter: Node | None = None) -> bool:
+    def handle_error(
+        self, node: Node, text: str, msg: Msg, err: Any, reporter: Node | None = None
+    ) -> bool:
         """Route an error with its message to catch nodes; True when one took it."""
         reporter = reporter or node
         count = 1
@@ -231,7 +236,9 @@ class Flow:
             handled = True
         return handled
 
-    def handle_status(self, node: Node, status: dict[str, Any], reporter: Node | None = None, mute: bool = False) -> bool:
+    def handle_status(
+        self, node: Node, status: dict[str, Any], reporter: Node | None = None, mute: bool = False
+    ) -> bool:
         """Route a status change to status nodes; True when one took it."""
         reporter = reporter or node
         if not mute:
@@ -261,8 +268,10 @@ class Flow:
             scope = getattr(handler, "scope", None)
             if handler.g and scope == "group" and not reporter.g:
                 continue
-            if isinstance(scope, list) and reporter.id not in scope and (
-                reporter.alias is None or reporter.alias not in scope
+            if (
+                isinstance(scope, list)
+                and reporter.id not in scope
+                and (reporter.alias is None or reporter.alias not in scope)
             ):
                 continue
             distance = 0
@@ -311,13 +320,17 @@ class SubflowFlow(Flow):
             return self.parent.get_setting(name)
         return super().get_setting(name)
 
-    def handle_error(self, node: Node, text: str, msg: Msg, err: Any, reporter: Node | None = None) -> bool:
+    def handle_error(
+        self, node: Node, text: str, msg: Msg, err: Any, reporter: Node | None = None
+    ) -> bool:
         if super().handle_error(node, text, msg, err, reporter):
             return True
         assert self.parent is not None
         return self.parent.handle_error(node, text, msg, err, self.instance)
 
-    def handle_status(self, node: Node, status: dict[str, Any], reporter: Node | None = None, mute: bool = False) -> bool:
+    def handle_status(
+        self, node: Node, status: dict[str, Any], reporter: Node | None = None, mute: bool = False
+    ) -> bool:
         handled = super().handle_status(node, status, reporter, mute)
         if not handled and (not self.definition.raw.get("status") or node is self.instance):
             assert self.parent is not None

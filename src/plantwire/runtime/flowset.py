@@ -86,7 +86,9 @@ def load_flows_file(path: str | Path) -> list[dict[str, Any]]:
 
 def check_flow_list(data: Any, where: str = "flows") -> list[dict[str, Any]]:
     if not isinstance(data, list):
-        raise FlowFileError(f"{where}: expected a JSON array of node objects, got {type(data).__name__}")
+        raise FlowFileError(
+            f"{where}: expected a JSON array of node objects, got {type(data).__name__}"
+        )
     for i, item in enumerate(data):
         if not isinstance(item, dict):
             raise FlowFileError(f"{where}: item {i} is not a node object")
@@ -177,7 +179,9 @@ def parse_flows(data: list[dict[str, Any]], registry: Registry) -> FlowSet:
                 if target not in by_id:
                     problems.append(
                         Problem(
-                            raw["id"], raw["type"], f"wires[{port}]",
+                            raw["id"],
+                            raw["type"],
+                            f"wires[{port}]",
                             f"wire to node {target!r}, which does not exist",
                         )
                     )
@@ -186,8 +190,12 @@ def parse_flows(data: list[dict[str, Any]], registry: Registry) -> FlowSet:
             for w in port.get("wires") or []:
                 if w.get("id") not in sf.nodes and w.get("id") != sf.id:
                     problems.append(
-                        Problem(sf.id, "subflow", "in/out",
-                                f"port wired to node {w.get('id')!r}, which is not in the subflow")
+                        Problem(
+                            sf.id,
+                            "subflow",
+                            "in/out",
+                            f"port wired to node {w.get('id')!r}, which is not in the subflow",
+                        )
                     )
 
     if problems:

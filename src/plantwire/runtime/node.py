@@ -65,7 +65,8 @@ class Node:
     config_model: ClassVar[type[NodeConfig]] = NodeConfig
     category: ClassVar[str] = "function"
     inputs: ClassVar[int] = 1
-    outputs: ClassVar[int] = 1
+    outputs: int = 1
+    """Number of outputs; a node type whose count comes from its config sets it in __init__."""
     color: ClassVar[str] = "#a6bbcf"
     icon: ClassVar[str] = "function.svg"
     manual_done: ClassVar[bool] = False

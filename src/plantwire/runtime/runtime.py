@@ -134,7 +134,9 @@ class Runtime:
             new = parse_flows(flows, self.registry)
             self._check_creatable(new)
             for t in sorted(new.unknown_types):
-                log.warning("flow uses node type %r, which is not installed: its nodes do nothing", t)
+                log.warning(
+                    "flow uses node type %r, which is not installed: its nodes do nothing", t
+                )
             old = self.flowset
             if old is None or mode in ("full", "reload"):
                 await self._stop_all()
@@ -198,15 +200,15 @@ class Runtime:
         for tab in new.tabs.values():
             if tab.disabled:
                 continue
-            flow = self.flows.get(tab.id)
-            if flow is None:
-                flow = Flow(self, tab, self.global_flow)
-                self.flows[tab.id] = flow
+            running = self.flows.get(tab.id)
+            if running is None:
+                running = Flow(self, tab, self.global_flow)
+                self.flows[tab.id] = running
             else:
-                flow.definition = tab
-                flow.groups = dict(tab.groups)
-                flow.label = tab.label
-            await flow.start()
+                running.definition = tab
+                running.groups = dict(tab.groups)
+                running.label = tab.label
+            await running.start()
         self._rewire_all()
 
     def _rewire_all(self) -> None:
@@ -292,7 +294,9 @@ class Runtime:
 
     def all_flows(self) -> list[Flow]:
         out: list[Flow] = []
-        stack: list[Flow] = ([self.global_flow] if self.global_flow else []) + list(self.flows.values())
+        stack: list[Flow] = ([self.global_flow] if self.global_flow else []) + list(
+            self.flows.values()
+        )
         while stack:
             f = stack.pop(0)
             out.append(f)
@@ -427,9 +431,7 @@ class Runtime:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
-            busy = bool(self._queue) or any(
-                n._queue for n in self.nodes() if n._queue is not None
-            )
+            busy = bool(self._queue) or any(n._queue for n in self.nodes() if n._queue is not None)
             if not busy:
                 return
             await asyncio.sleep(0.001)
@@ -524,7 +526,9 @@ class EnvScope:
     def context(self) -> NodeContext:
         if self._context is None:
             m = self._flow.runtime.contexts
-            self._context = NodeContext(m, f"{self.id}:{self.z}", self._flow.context_view, m.global_view)
+            self._context = NodeContext(
+                m, f"{self.id}:{self.z}", self._flow.context_view, m.global_view
+            )
         return self._context
 
 
@@ -568,7 +572,11 @@ def diff_flowsets(old: FlowSet, new: FlowSet, mode: str) -> dict[str, list[str]]
             if raw["type"].startswith("subflow:"):
                 refs.add(raw["type"][8:])
                 refs |= {k for k, r in new.by_id.items() if r.get("z") == raw["type"][8:]}
-            refs |= {v for k, v in raw.items() if isinstance(v, str) and k not in ("id", "z", "g", "type") and v in new.by_id}
+            refs |= {
+                v
+                for k, v in raw.items()
+                if isinstance(v, str) and k not in ("id", "z", "g", "type") and v in new.by_id
+            }
             if refs & changed or refs & set(removed):
                 changed.add(nid)
                 grew = True
@@ -582,4 +590,3 @@ def diff_flowsets(old: FlowSet, new: FlowSet, mode: str) -> dict[str, list[str]]
 
 def _significant(raw: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in raw.items() if k not in IGNORED_FOR_DIFF}
-

@@ -60,7 +60,9 @@ class _PortNode(Node):
     """Virtual node: what reaches it leaves the subflow instance on output ``port``."""
 
     def __init__(self, instance: SubflowInstanceNode, port: int) -> None:
-        cfg = NodeConfig(id=f"{instance.id}-out{port}", type="subflow-port", z=instance.id)
+        cfg = NodeConfig.model_validate(
+            {"id": f"{instance.id}-out{port}", "type": "subflow-port", "z": instance.id}
+        )
         super().__init__(instance.child_flow(), cfg)
         self.instance = instance
         self.port = port
@@ -75,7 +77,9 @@ class _StatusPortNode(Node):
     """Virtual node: messages reaching the subflow's status output set the instance status."""
 
     def __init__(self, instance: SubflowInstanceNode) -> None:
-        cfg = NodeConfig(id=f"{instance.id}-status", type="subflow-status", z=instance.id)
+        cfg = NodeConfig.model_validate(
+            {"id": f"{instance.id}-status", "type": "subflow-status", "z": instance.id}
+        )
         super().__init__(instance.child_flow(), cfg)
         self.instance = instance
 
@@ -85,7 +89,9 @@ class _StatusPortNode(Node):
             self.instance.status({"fill": "grey", "shape": "dot", "text": payload})
         elif isinstance(payload, dict):
             if any(k in payload for k in ("fill", "shape", "text")):
-                self.instance.status({k: payload[k] for k in ("fill", "shape", "text") if k in payload})
+                self.instance.status(
+                    {k: payload[k] for k in ("fill", "shape", "text") if k in payload}
+                )
             else:
                 self.instance.status({})
         elif payload is not None and payload is not MISSING:

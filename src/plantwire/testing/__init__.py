@@ -10,4 +10,12 @@ from plantwire.testing.runner import (
     to_json_value,
 )
 
-__all__ = ["Case", "CaseResult", "find_case_files", "load_case", "matches", "run_case", "to_json_value"]
+__all__ = [
+    "Case",
+    "CaseResult",
+    "find_case_files",
+    "load_case",
+    "matches",
+    "run_case",
+    "to_json_value",
+]

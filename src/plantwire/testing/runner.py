@@ -29,7 +29,15 @@ from plantwire.runtime.message import MISSING, Msg, new_msgid
 from plantwire.runtime.node import Node
 from plantwire.runtime.runtime import Runtime, RuntimeSettings
 
-__all__ = ["Case", "CaseResult", "find_case_files", "load_case", "matches", "run_case", "to_json_value"]
+__all__ = [
+    "Case",
+    "CaseResult",
+    "find_case_files",
+    "load_case",
+    "matches",
+    "run_case",
+    "to_json_value",
+]
 
 IMPLICIT_TAB = "__plantwire_test_tab__"
 
@@ -106,7 +114,7 @@ def to_json_value(value: Any, top: bool = False) -> Any:
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
-            if v is MISSING or callable(v) and not isinstance(v, dict | list):
+            if v is MISSING or (callable(v) and not isinstance(v, dict | list)):
                 continue
             if top and isinstance(k, str) and k.startswith("_"):
                 continue
@@ -252,7 +260,9 @@ async def run_case(case: Case, settings: RuntimeSettings | None = None) -> CaseR
                 if "inject" in step:
                     node = rt.get_node(step["inject"])
                     if node is None:
-                        return CaseResult(case.name, False, detail=f"no running node {step['inject']!r}")
+                        return CaseResult(
+                            case.name, False, detail=f"no running node {step['inject']!r}"
+                        )
                     msg = json.loads(json.dumps(step.get("msg", {})))
                     msg.setdefault("_msgid", new_msgid())
                     rt.receive_now(node, msg)
@@ -265,4 +275,3 @@ async def run_case(case: Case, settings: RuntimeSettings | None = None) -> CaseR
             await rt.stop()
     diff = _compare(case, recorded)
     return CaseResult(case.name, diff is None, detail=diff or "", actual=recorded)
-

@@ -13,8 +13,14 @@ from plantwire.testing.runner import case_from_dict, run_case
 
 
 def fn(code: str, nid: str = "f", outputs: int = 1, **extra: Any) -> dict[str, Any]:
-    return {"id": nid, "type": "function", "func": code, "outputs": outputs,
-            "wires": [[] for _ in range(outputs)], **extra}
+    return {
+        "id": nid,
+        "type": "function",
+        "func": code,
+        "outputs": outputs,
+        "wires": [[] for _ in range(outputs)],
+        **extra,
+    }
 
 
 CATCH = [
@@ -29,11 +35,13 @@ async def _run(case: dict[str, Any]) -> None:
 
 
 async def test_node_red_default_code_passes_message_on() -> None:
-    await _run({
-        "flow": [{"id": "f", "type": "function", "func": "\nreturn msg;", "wires": [[]]}],
-        "steps": [{"inject": "f", "msg": {"payload": 3}}],
-        "expect": {"f": [[{"payload": 3}]]},
-    })
+    await _run(
+        {
+            "flow": [{"id": "f", "type": "function", "func": "\nreturn msg;", "wires": [[]]}],
+            "steps": [{"inject": "f", "msg": {"payload": 3}}],
+            "expect": {"f": [[{"payload": 3}]]},
+        }
+    )
 
 
 async def test_multiple_outputs_lists_and_none() -> None:
@@ -41,11 +49,16 @@ async def test_multiple_outputs_lists_and_none() -> None:
         "if msg['payload'] == 0:\n    return None\n"
         "return [msg, None, [{'payload': 'a'}, {'payload': 'b'}]]"
     )
-    await _run({
-        "flow": [fn(code, outputs=3)],
-        "steps": [{"inject": "f", "msg": {"payload": 0}}, {"inject": "f", "msg": {"payload": 1}}],
-        "expect": {"f": [[{"payload": 1}], [], [{"payload": "a"}, {"payload": "b"}]]},
-    })
+    await _run(
+        {
+            "flow": [fn(code, outputs=3)],
+            "steps": [
+                {"inject": "f", "msg": {"payload": 0}},
+                {"inject": "f", "msg": {"payload": 1}},
+            ],
+            "expect": {"f": [[{"payload": 1}], [], [{"payload": "a"}, {"payload": "b"}]]},
+        }
+    )
 
 
 async def test_await_node_send_done_and_libs_in_order() -> None:
@@ -55,11 +68,16 @@ async def test_await_node_send_done_and_libs_in_order() -> None:
         "node.done()\n"
     )
     libs = [{"var": "math", "module": "math"}, {"var": "asyncio", "module": "asyncio"}]
-    await _run({
-        "flow": [fn(code, libs=libs)],
-        "steps": [{"inject": "f", "msg": {"payload": 1}}, {"inject": "f", "msg": {"payload": 16}}],
-        "expect": {"f": [[{"payload": 1.0}, {"payload": 4.0}]]},
-    })
+    await _run(
+        {
+            "flow": [fn(code, libs=libs)],
+            "steps": [
+                {"inject": "f", "msg": {"payload": 1}},
+                {"inject": "f", "msg": {"payload": 16}},
+            ],
+            "expect": {"f": [[{"payload": 1.0}, {"payload": 4.0}]]},
+        }
+    )
 
 
 async def test_context_flow_global_and_env() -> None:
@@ -72,63 +90,102 @@ async def test_context_flow_global_and_env() -> None:
         "                  node.id, node.outputCount, context.get('missing')]\n"
         "return msg"
     )
-    await _run({
-        "flow": [fn(code)],
-        "steps": [{"inject": "f", "msg": {}}, {"inject": "f", "msg": {}}],
-        "expect": {"f": [[{"payload": [1, 10, "G", "f", "f", 1, None]},
-                          {"payload": [2, 20, "G", "f", "f", 1, None]}]]},
-    })
+    await _run(
+        {
+            "flow": [fn(code)],
+            "steps": [{"inject": "f", "msg": {}}, {"inject": "f", "msg": {}}],
+            "expect": {
+                "f": [
+                    [
+                        {"payload": [1, 10, "G", "f", "f", 1, None]},
+                        {"payload": [2, 20, "G", "f", "f", 1, None]},
+                    ]
+                ]
+            },
+        }
+    )
 
 
 async def test_exception_is_catchable_with_python_message() -> None:
-    await _run({
-        "flow": [fn("raise ValueError('bad value ' + str(msg['payload']))"), *CATCH],
-        "steps": [{"inject": "f", "msg": {"payload": 7}}],
-        "expect": {
-            "f": [[]],
-            "log": [[{"payload": 7, "error": {"message": "bad value 7",
-                                              "source": {"id": "f", "type": "function"}}}]],
-        },
-    })
+    await _run(
+        {
+            "flow": [fn("raise ValueError('bad value ' + str(msg['payload']))"), *CATCH],
+            "steps": [{"inject": "f", "msg": {"payload": 7}}],
+            "expect": {
+                "f": [[]],
+                "log": [
+                    [
+                        {
+                            "payload": 7,
+                            "error": {
+                                "message": "bad value 7",
+                                "source": {"id": "f", "type": "function"},
+                            },
+                        }
+                    ]
+                ],
+            },
+        }
+    )
 
 
 async def test_node_error_with_msg_reaches_catch() -> None:
-    await _run({
-        "flow": [fn("node.error('custom', msg)\nreturn None"), *CATCH],
-        "steps": [{"inject": "f", "msg": {"payload": 1}}],
-        "expect": {"log": [[{"payload": 1, "error": {"message": "custom"}}]]},
-    })
+    await _run(
+        {
+            "flow": [fn("node.error('custom', msg)\nreturn None"), *CATCH],
+            "steps": [{"inject": "f", "msg": {"payload": 1}}],
+            "expect": {"log": [[{"payload": 1, "error": {"message": "custom"}}]]},
+        }
+    )
 
 
 async def test_timeout_is_catchable_and_next_message_runs() -> None:
     code = "if msg['payload'] == 'slow':\n    await asyncio.sleep(5)\nreturn msg"
-    await _run({
-        "flow": [fn(code, timeout="0.1", libs=[{"var": "asyncio", "module": "asyncio"}]), *CATCH],
-        "steps": [{"inject": "f", "msg": {"payload": "slow"}},
-                  {"inject": "f", "msg": {"payload": "fast"}}, {"wait_ms": 300}],
-        "expect": {
-            "f": [[{"payload": "fast"}]],
-            "log": [[{"payload": "slow",
-                      "error": {"message": "Script execution timed out after 100ms"}}]],
-        },
-    })
+    await _run(
+        {
+            "flow": [
+                fn(code, timeout="0.1", libs=[{"var": "asyncio", "module": "asyncio"}]),
+                *CATCH,
+            ],
+            "steps": [
+                {"inject": "f", "msg": {"payload": "slow"}},
+                {"inject": "f", "msg": {"payload": "fast"}},
+                {"wait_ms": 300},
+            ],
+            "expect": {
+                "f": [[{"payload": "fast"}]],
+                "log": [
+                    [
+                        {
+                            "payload": "slow",
+                            "error": {"message": "Script execution timed out after 100ms"},
+                        }
+                    ]
+                ],
+            },
+        }
+    )
 
 
 async def test_non_message_return_is_an_error() -> None:
-    await _run({
-        "flow": [fn("return 5")],
-        "steps": [{"inject": "f", "msg": {"payload": 1}}],
-        "expect": {"f": [[]]},
-    })
+    await _run(
+        {
+            "flow": [fn("return 5")],
+            "steps": [{"inject": "f", "msg": {"payload": 1}}],
+            "expect": {"f": [[]]},
+        }
+    )
 
 
 async def test_on_start_runs_before_messages_and_can_send() -> None:
     init = "global started\nstarted = 'yes'\nnode.send({'payload': 'hello'})"
-    await _run({
-        "flow": [fn("msg['payload'] = started\nreturn msg", initialize=init)],
-        "steps": [{"inject": "f", "msg": {}}],
-        "expect": {"f": [[{"payload": "hello"}, {"payload": "yes"}]]},
-    })
+    await _run(
+        {
+            "flow": [fn("msg['payload'] = started\nreturn msg", initialize=init)],
+            "steps": [{"inject": "f", "msg": {}}],
+            "expect": {"f": [[{"payload": "hello"}, {"payload": "yes"}]]},
+        }
+    )
 
 
 async def test_on_stop_runs_on_close(tmp_path: Path) -> None:
@@ -160,8 +217,9 @@ async def test_invalid_python_refused_at_deploy(
     node = fn("return msg")
     node[field] = code
     with pytest.raises(FlowValidationError) as info:
-        await Runtime(RuntimeSettings(tmp_path)).deploy([{"id": "t", "type": "tab"},
-                                                         {**node, "z": "t"}])
+        await Runtime(RuntimeSettings(tmp_path)).deploy(
+            [{"id": "t", "type": "tab"}, {**node, "z": "t"}]
+        )
     problem = info.value.problems[0]
     assert (problem.node_id, problem.field) == ("f", field)
     assert f"line {line}" in problem.message

@@ -95,8 +95,14 @@ async def test_link_call_static_returns_result() -> None:
     await _run(
         {
             "flow": [
-                {"id": "lc", "type": "link call", "links": ["rin"], "linkType": "static",
-                 "timeout": "2", "wires": [[]]},
+                {
+                    "id": "lc",
+                    "type": "link call",
+                    "links": ["rin"],
+                    "linkType": "static",
+                    "timeout": "2",
+                    "wires": [[]],
+                },
                 *_routine("r", "", "done"),
             ],
             "steps": [{"inject": "lc", "msg": {"payload": 0, "topic": "t"}}],
@@ -111,8 +117,15 @@ async def test_link_call_dynamic_by_id_and_by_unique_name_on_other_tab() -> None
             "flow": [
                 {"id": "t1", "type": "tab"},
                 {"id": "t2", "type": "tab"},
-                {"id": "lc", "type": "link call", "linkType": "dynamic", "links": [],
-                 "timeout": "2", "wires": [[]], "z": "t1"},
+                {
+                    "id": "lc",
+                    "type": "link call",
+                    "linkType": "dynamic",
+                    "links": [],
+                    "timeout": "2",
+                    "wires": [[]],
+                    "z": "t1",
+                },
                 *_routine("r", "svc", "remote", "t2"),
             ],
             "steps": [
@@ -120,9 +133,7 @@ async def test_link_call_dynamic_by_id_and_by_unique_name_on_other_tab() -> None
                 {"wait_ms": 50},
                 {"inject": "lc", "msg": {"payload": 0, "target": "rin"}},
             ],
-            "expect": {
-                "lc": [[{"payload": "remote", "target": "svc"}, {"payload": "remote"}]]
-            },
+            "expect": {"lc": [[{"payload": "remote", "target": "svc"}, {"payload": "remote"}]]},
         }
     )
 
@@ -131,8 +142,14 @@ async def test_link_call_errors_not_found_and_timeout() -> None:
     await _run(
         {
             "flow": [
-                {"id": "lc", "type": "link call", "linkType": "dynamic", "links": [],
-                 "timeout": "0.1", "wires": [[]]},
+                {
+                    "id": "lc",
+                    "type": "link call",
+                    "linkType": "dynamic",
+                    "links": [],
+                    "timeout": "0.1",
+                    "wires": [[]],
+                },
                 {"id": "dead", "type": "link in", "name": "dead", "wires": [[]]},
                 {"id": "c", "type": "catch", "scope": None, "wires": [["log"]]},
                 {"id": "log", "type": "change", "rules": [], "wires": [[]]},
@@ -144,12 +161,18 @@ async def test_link_call_errors_not_found_and_timeout() -> None:
             ],
             "expect": {
                 "lc": [[]],
-                "log": [[
-                    {"payload": 1, "error": {
-                        "message": "Error: target link-in node 'nowhere' not found",
-                        "source": {"id": "lc", "type": "link call"}}},
-                    {"payload": 2, "error": {"message": "timeout"}},
-                ]],
+                "log": [
+                    [
+                        {
+                            "payload": 1,
+                            "error": {
+                                "message": "Error: target link-in node 'nowhere' not found",
+                                "source": {"id": "lc", "type": "link call"},
+                            },
+                        },
+                        {"payload": 2, "error": {"message": "timeout"}},
+                    ]
+                ],
             },
         }
     )
@@ -160,11 +183,21 @@ async def test_nested_link_calls_return_to_the_right_caller() -> None:
     await _run(
         {
             "flow": [
-                {"id": "outer", "type": "link call", "links": ["oin"], "timeout": "2",
-                 "wires": [[]]},
+                {
+                    "id": "outer",
+                    "type": "link call",
+                    "links": ["oin"],
+                    "timeout": "2",
+                    "wires": [[]],
+                },
                 {"id": "oin", "type": "link in", "wires": [["innercall"]]},
-                {"id": "innercall", "type": "link call", "links": ["iin"], "timeout": "2",
-                 "wires": [["och"]]},
+                {
+                    "id": "innercall",
+                    "type": "link call",
+                    "links": ["iin"],
+                    "timeout": "2",
+                    "wires": [["och"]],
+                },
                 _set("och", "topic", "outer", ["oret"]),
                 {"id": "oret", "type": "link out", "mode": "return"},
                 *inner,
@@ -189,7 +222,7 @@ async def test_return_link_out_without_caller_sends_nothing() -> None:
 
 
 async def test_bad_link_config_refused(tmp_path: Path) -> None:
-    flows = [
+    flows: list[dict[str, Any]] = [
         {"id": "t", "type": "tab"},
         {"id": "lo", "type": "link out", "mode": "sideways", "z": "t", "wires": []},
     ]

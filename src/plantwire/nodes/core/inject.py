@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from plantwire.expressions import (
     TYPED_INPUT_TYPES,
@@ -17,7 +17,6 @@ from plantwire.expressions import (
     prepare_typed,
     set_msg_property,
     to_js_string,
-    validate_path,
 )
 from plantwire.runtime.errors import ExpressionError
 from plantwire.runtime.message import MISSING, Msg, new_msgid
@@ -71,8 +70,10 @@ class _Prop:
         except ExpressionError as err:
             if vt == "jsonata":
                 self.error = f"Invalid JSONata expression: {_jsonata_message(err)}"
+            elif vt in ("json", "bin"):
+                self.error = f"SyntaxError: {err}"
             else:
-                self.error = str(err)
+                self.error = f"Error: {err}"
 
 
 def _resolve_props(config: InjectConfig) -> list[tuple[str, Any, str]]:
@@ -130,20 +131,6 @@ class InjectConfig(NodeConfig):
             except Exception as err:
                 raise ValueError(f"invalid crontab '{value}': {err}") from None
         return value
-
-    @model_validator(mode="after")
-    def _check_props(self) -> InjectConfig:
-        for i, (p, v, vt) in enumerate(_resolve_props(self)):
-            if not p:
-                continue
-            try:
-                validate_path(p[4:] if p.startswith("msg.") else p)
-            except ExpressionError as err:
-                raise ValueError(f"props[{i}]: {p}: invalid property expression: {err}") from None
-            prop = _Prop(p, v, vt)
-            if prop.error is not None:
-                raise ValueError(f"props[{i}] ({p}): {prop.error}")
-        return self
 
 
 @node_type("inject")

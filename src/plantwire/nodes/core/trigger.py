@@ -64,8 +64,7 @@ class TriggerConfig(NodeConfig):
     )
     duration: Any = Field(
         "250",
-        description="How long to wait; 0 waits for a reset; negative resends op1 every "
-        "|duration|.",
+        description="How long to wait; 0 waits for a reset; negative resends op1 every |duration|.",
     )
     extend: bool | str = Field(False, description="Extend the delay when a new message arrives.")
     overrideDelay: bool | str = Field(
@@ -105,12 +104,14 @@ class TriggerConfig(NodeConfig):
 class _Operand:
     """op1 or op2, prepared: a template, a typed value, or one of pay/payl/nul/null."""
 
-    __slots__ = ("raw", "template", "typed", "type")
+    __slots__ = ("raw", "template", "type", "typed")
 
     def __init__(self, value: Any, vtype: str, default: str) -> None:
         self.raw, self.type = _operand(value, vtype, default)
         self.template = (
-            to_js_string(self.raw) if self.type == "str" and "{{" in to_js_string(self.raw) else None
+            to_js_string(self.raw)
+            if self.type == "str" and "{{" in to_js_string(self.raw)
+            else None
         )
         self.typed: TypedValue | None = None
         if self.type not in _SPECIAL and self.template is None:
@@ -190,7 +191,9 @@ class TriggerNode(Node):
         if self.reset == "" or "payload" not in msg:
             return False
         payload = msg["payload"]
-        return payload is not None and payload is not MISSING and to_js_string(payload) == self.reset
+        return (
+            payload is not None and payload is not MISSING and to_js_string(payload) == self.reset
+        )
 
     def _emit(self, send: SendFn, msg: Msg | None) -> None:
         send([None, msg] if self.second else msg)
