@@ -122,14 +122,30 @@ class Node:
         if msg is None:
             return
         flow = self.flow
+        runtime = flow.runtime
         if msg.__class__ is dict:
+            if runtime.send_recorder is None:
+                # fast path: one message on output 0
+                if not self._targets:
+                    return
+                port0 = self._targets[0]
+                if not port0:
+                    return
+                if "_msgid" not in msg:
+                    msg["_msgid"] = new_msgid()
+                self.stats.msgs_out += len(port0)
+                deliver = runtime.deliver
+                deliver(port0[0], msg)
+                for target in port0[1:]:
+                    deliver(target, clone_msg(msg))
+                return
             outs: list[Any] = [msg]
         elif isinstance(msg, list):
             outs = msg
         else:
             raise TypeError(f"send() takes a message dict or a list, not {type(msg).__name__}")
         targets = self._targets
-        recorder = flow.runtime.send_recorder
+        recorder = runtime.send_recorder
         sent = False
         n_out = len(targets)
         for port, item in enumerate(outs):
@@ -155,7 +171,7 @@ class Node:
                     else:
                         sent = True
                     self.stats.msgs_out += 1
-                    flow.deliver(target, m)
+                    runtime.deliver(target, m)
 
     async def send_async(self, msg: Any) -> None:
         """Send, then wait until the nodes downstream have room (backpressure)."""

@@ -121,10 +121,9 @@ class ChangeRule(BaseModel):
             self.fromt = "re"
         if self.to is None:
             self.to = ""
-        if self.t == "set" and not self.tot and isinstance(self.to, str):
-            if self.to.startswith("msg."):
-                self.to = self.to[4:]
-                self.tot = "msg"
+        if self.t == "set" and not self.tot and isinstance(self.to, str) and self.to[:4] == "msg.":
+            self.to = self.to[4:]
+            self.tot = "msg"
         if not self.tot:
             self.tot = "str"
         if not self.fromt:
@@ -141,12 +140,11 @@ class ChangeRule(BaseModel):
                 prepare_typed(self.to, self.tot)
             except ExpressionError as err:
                 raise ValueError(str(err)) from None
-        if self.t == "change" and self.fromt not in ("msg", "flow", "global"):
-            if self.fromt == "re":
-                try:
-                    compile_js_regex(to_js_string(self.from_))
-                except ExpressionError as err:
-                    raise ValueError(f"Invalid 'from' property: {err}") from None
+        if self.t == "change" and self.fromt == "re":
+            try:
+                compile_js_regex(to_js_string(self.from_))
+            except ExpressionError as err:
+                raise ValueError(f"Invalid 'from' property: {err}") from None
         return self
 
 

@@ -370,10 +370,10 @@ class DebugNode(Node):
 
     def on_input(self, msg: Msg, send: SendFn, done: DoneFn) -> None:
         status = msg.get("status")
-        if isinstance(status, dict) and isinstance(status.get("source"), dict):
-            if status["source"].get("id", MISSING) == self.id:
-                done()
-                return
+        source = status.get("source") if isinstance(status, dict) else None
+        if isinstance(source, dict) and source.get("id", MISSING) == self.id:
+            done()
+            return
         if self.tostatus is True:
             if self.status_type == "counter":
                 self._count()

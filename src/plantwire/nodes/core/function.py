@@ -298,7 +298,7 @@ class FunctionNode(Node):
     def __init__(self, flow: Any, config: FunctionConfig) -> None:
         super().__init__(flow, config)
         self.n_outputs = config.outputs
-        self.outputs = config.outputs  # type: ignore[misc]
+        self.outputs = config.outputs
         seconds = config.timeout or 0.0
         if seconds <= 0:
             seconds = float(getattr(flow.runtime.settings, "function_timeout", 0.0) or 0.0)

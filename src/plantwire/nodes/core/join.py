@@ -34,6 +34,7 @@ from .sequence_codec import (
     max_kept_msgs,
     to_bytes,
     too_many,
+    unescape_separator,
 )
 from .sequence_codec import js_strict_equal as _same
 
@@ -52,8 +53,7 @@ def _js_joiner(joiner: Any, joiner_type: str) -> str | bytes:
         return to_bytes(array)
     text = to_js_string(joiner) if js_truthy(joiner) else ""
     if joiner_type == "str":
-        text = text.replace("\\n", "\n").replace("\\r", "\r").replace("\\t", "\t")
-        text = text.replace("\\e", "e").replace("\\f", "\f").replace("\\0", "\0")
+        text = unescape_separator(text)
     return text
 
 
@@ -283,8 +283,10 @@ class JoinNode(Node):
                 group.array_len = array_len
             self.inflight[part_id] = group
             group.timer = self._start_timer(part_id)
-            auto = self.mode == "auto" and isinstance(parts, dict)
-            group.prop = parts.get("property", MISSING) if auto else self.property
+            if self.mode == "auto" and isinstance(parts, dict):
+                group.prop = parts.get("property", MISSING)
+            else:
+                group.prop = self.property
         group.dones.append(done)
         if kind == "buffer" and prop is not MISSING:
             if isinstance(prop, bytes | bytearray | str | list):

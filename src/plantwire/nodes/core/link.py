@@ -144,6 +144,8 @@ class LinkOutNode(Node):
             return
         flow = self.flow
         runtime = flow.runtime
+        if runtime.send_recorder is not None:  # Node-RED wires link out to its targets: port 0
+            runtime.send_recorder(self, 0, msg)
         first = True
         for tid in self.target_ids():
             target = flow.get_node(flow.map_id(tid))

@@ -124,8 +124,12 @@ class RangeNode(Node):
             self.minin, self.maxin = self.maxin, self.minin
             self.minout, self.maxout = self.maxout, self.minout
         if self.round:
-            self.maxout = float(math.floor(self.maxout)) if math.isfinite(self.maxout) else self.maxout
-            self.minout = float(math.ceil(self.minout)) if math.isfinite(self.minout) else self.minout
+            self.maxout = (
+                float(math.floor(self.maxout)) if math.isfinite(self.maxout) else self.maxout
+            )
+            self.minout = (
+                float(math.ceil(self.minout)) if math.isfinite(self.minout) else self.minout
+            )
         self.property = config.property or "payload"
 
     def on_input(self, msg: Msg, send: SendFn, done: DoneFn) -> None:
@@ -147,11 +151,11 @@ class RangeNode(Node):
         if self.action == "roll":
             divisor = self.maxin - self.minin
             n = js_mod(js_mod(n - self.minin, divisor) + divisor, divisor) + self.minin
-        result = js_div(n - self.minin, self.maxin - self.minin) * (
-            self.maxout - self.minout
-        ) + self.minout
+        result = (
+            js_div(n - self.minin, self.maxin - self.minin) * (self.maxout - self.minout)
+            + self.minout
+        )
         if self.round:
             result = js_round(result)
         set_msg_property(msg, self.property, _number(result))
         send(msg)
-

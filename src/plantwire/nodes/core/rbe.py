@@ -69,7 +69,9 @@ def compare_objects(a: Any, b: Any) -> bool:
 
 def _is_object(value: Any) -> bool:
     """``typeof value === "object"`` (null included)."""
-    return value is None or not isinstance(value, str | int | float | bool) and value is not MISSING
+    return value is None or (
+        not isinstance(value, str | int | float | bool) and value is not MISSING
+    )
 
 
 class RbeConfig(NodeConfig):
@@ -136,7 +138,7 @@ class RbeNode(Node):
         gap = config.gap or "0"
         self.pc = gap.endswith("%")
         self.gap_text = gap
-        self.g = js_parse_float(gap) if self.pc else math.nan
+        self.gap_percent = js_parse_float(gap) if self.pc else math.nan
         self.start_value = config.start or ""
         self.inout = config.inout or "out"
         self.property = config.property or "payload"
@@ -166,9 +168,9 @@ class RbeNode(Node):
         if value is MISSING:
             return
         t = "_no_topic"
-        if self.septopics and topic not in (MISSING, None, "", 0, False):
-            if not (isinstance(topic, float) and math.isnan(topic)):
-                t = to_js_string(topic)
+        nan = isinstance(topic, float) and math.isnan(topic)
+        if self.septopics and topic not in (MISSING, None, "", 0, False) and not nan:
+            t = to_js_string(topic)
         if self.func in ("rbe", "rbei"):
             self._rbe(msg, value, t)
         else:
@@ -199,7 +201,11 @@ class RbeNode(Node):
             self.previous[t] = n if self.start_value == "" else self._number(self.start_value)
         if self.pc:
             prev = self.previous.get(t, MISSING)
-            gap = abs(self._number(prev) * self.g / 100) if prev is not MISSING else math.nan
+            gap = (
+                abs(self._number(prev) * self.gap_percent / 100)
+                if prev is not MISSING
+                else math.nan
+            )
             gap = 0.0 if math.isnan(gap) or gap == 0 else gap
         else:
             gap = self._number(self.gap_text)

@@ -31,9 +31,12 @@ __all__ = [
     "js_strict_equal",
     "js_substring",
     "js_truthy",
+    "js_typeof",
     "max_kept_msgs",
     "parse_float_js",
     "parse_int_js",
+    "to_byte",
+    "to_bytes",
     "too_many",
     "unescape_separator",
 ]
@@ -270,3 +273,35 @@ class Repeater:
         """``clearInterval``."""
         self._owner.cancel_timer(self._handle)
         self._handle = None
+
+
+def js_typeof(value: Any) -> str:
+    """JavaScript ``typeof value`` for message values."""
+    if value is MISSING:
+        return "undefined"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "object"
+
+
+def to_byte(value: Any) -> int:
+    """One element of ``Buffer.from(array)``: the number modulo 256 (NaN: 0)."""
+    number = js_number(value)
+    if math.isnan(number) or math.isinf(number):
+        return 0
+    return int(number) & 0xFF
+
+
+def to_bytes(value: Any) -> bytes:
+    """``Buffer.from(value)`` for a buffer, string (UTF-8) or array of numbers."""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, list):
+        return bytes(to_byte(v) for v in value)
+    raise TypeError(f"Cannot join {js_typeof(value)} to buffer")

@@ -26,6 +26,7 @@ from .sequence_codec import (
     js_len,
     js_substring,
     parse_int_js,
+    to_bytes,
     unescape_separator,
 )
 
@@ -44,7 +45,7 @@ def _separator(splt: Any, splt_type: str) -> tuple[str | bytes | int | None, lis
             raise ValueError(f"Invalid split property: {err}") from None
         if not isinstance(array, list):
             raise ValueError("Invalid split property: Error: not an array")
-        return bytes(int(v) & 0xFF if isinstance(v, int | float) else 0 for v in array), array
+        return to_bytes(array), array
     if splt_type == "len":
         length = parse_int_js(splt)
         if length is None or length < 1:

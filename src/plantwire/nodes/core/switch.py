@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -27,12 +26,6 @@ from plantwire.runtime.node import DoneFn, Node, SendFn
 from plantwire.spec import LooseBool, LooseInt, NodeConfig, node_type
 
 __all__ = ["SwitchConfig", "SwitchNode", "SwitchRule", "js_compare", "js_loose_equals"]
-
-RULE_TYPES = (
-    "eq neq lt lte gt gte btwn cont regex true false null nnull istype empty nempty "
-    "head tail index hask jsonata_exp else"
-).split()
-
 
 # ----- JavaScript comparison semantics -------------------------------------------------
 
@@ -166,7 +159,12 @@ def _hask(a: Any, b: Any) -> bool:
     if isinstance(a, str | list | bytes | bytearray):
         if key == "length":
             return not isinstance(a, bytes | bytearray)
-        return key.isascii() and key.isdigit() and (key == "0" or not key.startswith("0")) and int(key) < len(a)
+        return (
+            key.isascii()
+            and key.isdigit()
+            and (key == "0" or not key.startswith("0"))
+            and int(key) < len(a)
+        )
     return False
 
 
@@ -179,11 +177,14 @@ OPERATORS: dict[str, Operator] = {
     "lte": lambda a, b, c, d, p: js_compare(a, b, "<="),
     "gt": lambda a, b, c, d, p: js_compare(a, b, ">"),
     "gte": lambda a, b, c, d, p: js_compare(a, b, ">="),
-    "btwn": lambda a, b, c, d, p: (js_compare(a, b, ">=") and js_compare(a, c, "<="))
-    or (js_compare(a, b, "<=") and js_compare(a, c, ">=")),
+    "btwn": lambda a, b, c, d, p: (
+        (js_compare(a, b, ">=") and js_compare(a, c, "<="))
+        or (js_compare(a, b, "<=") and js_compare(a, c, ">="))
+    ),
     "cont": lambda a, b, c, d, p: to_js_string(b) in to_js_string(a),
-    "regex": lambda a, b, c, d, p: _regex(to_js_string(b), bool(d)).search(to_js_string(a))
-    is not None,
+    "regex": lambda a, b, c, d, p: (
+        _regex(to_js_string(b), bool(d)).search(to_js_string(a)) is not None
+    ),
     "true": lambda a, b, c, d, p: a is True,
     "false": lambda a, b, c, d, p: a is False,
     "null": lambda a, b, c, d, p: a is MISSING or a is None,
@@ -195,8 +196,10 @@ OPERATORS: dict[str, Operator] = {
     "tail": lambda a, b, c, d, p: js_compare(
         js_to_number(_parts(p, "count")) - js_to_number(b), _parts(p, "index"), "<="
     ),
-    "index": lambda a, b, c, d, p: js_compare(js_to_number(b), _parts(p, "index"), "<=")
-    and js_compare(_parts(p, "index"), js_to_number(c), "<="),
+    "index": lambda a, b, c, d, p: (
+        js_compare(js_to_number(b), _parts(p, "index"), "<=")
+        and js_compare(_parts(p, "index"), js_to_number(c), "<=")
+    ),
     "hask": lambda a, b, c, d, p: _hask(a, b),
     "jsonata_exp": lambda a, b, c, d, p: b is True,
     "else": lambda a, b, c, d, p: a is True,
@@ -269,19 +272,22 @@ class SwitchConfig(NodeConfig):
         return self
 
 
-@dataclass
 class _Rule:
-    t: str
-    op: Operator
-    v: Any
-    vt: str
-    v_value: TypedValue | None
-    has_v2: bool
-    v2: Any
-    v2t: str
-    v2_value: TypedValue | None
-    case: bool
-    seq_vars: dict[str, Any] = field(default_factory=dict)
+    """A rule ready to run: its operator and prepared values."""
+
+    def __init__(self, r: SwitchRule) -> None:
+        self.t = r.t
+        self.op = OPERATORS[r.t]
+        self.v = r.v if "v" in r.model_fields_set else MISSING
+        self.vt = r.vt
+        missing_v = self.v is MISSING and r.vt in ("str", "num")
+        self.v_value = None if missing_v else _prepare_value(self.v, r.vt)
+        self.has_v2 = "v2" in r.model_fields_set
+        self.v2 = r.v2 if self.has_v2 else MISSING
+        self.v2t = r.v2t
+        self.v2_value = _prepare_value(self.v2, r.v2t) if self.has_v2 else None
+        self.case = r.case
+        self.seq_vars: dict[str, Any] = {}
 
 
 def _has_parts(msg: Msg) -> bool:
@@ -307,7 +313,7 @@ class SwitchNode(Node):
 
     def __init__(self, flow: Any, config: SwitchConfig) -> None:
         super().__init__(flow, config)
-        self.outputs = config.outputs  # type: ignore[misc]
+        self.outputs = config.outputs
         self.property = config.property
         self.property_type = config.propertyType
         self.property_value: TypedValue | None = None
@@ -319,27 +325,8 @@ class SwitchNode(Node):
         self.checkall = config.checkall
         self.repair = config.repair
         self.previous_value: Any = None
-        self.rules: list[_Rule] = []
-        needs_count = self.repair
-        for r in config.rules:
-            needs_count = needs_count or r.t == "tail"
-            v = r.v if "v" in r.model_fields_set else MISSING
-            v2 = r.v2 if "v2" in r.model_fields_set else MISSING
-            v_value = None if v is MISSING and r.vt in ("str", "num") else _prepare_value(v, r.vt)
-            self.rules.append(
-                _Rule(
-                    r.t,
-                    OPERATORS[r.t],
-                    v,
-                    r.vt,
-                    v_value,
-                    v2 is not MISSING,
-                    v2,
-                    r.v2t,
-                    _prepare_value(v2, r.v2t) if v2 is not MISSING else None,
-                    r.case,
-                )
-            )
+        self.rules = [_Rule(r) for r in config.rules]
+        needs_count = self.repair or any(r.t == "tail" for r in config.rules)
         self.needs_count = needs_count
         self.pending_in: dict[Any, dict[str, Any]] = {}
         self.pending_out: dict[Any, list[list[Any]]] = {}
