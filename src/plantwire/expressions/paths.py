@@ -43,6 +43,18 @@ __all__ = [
 _DIGITS = re.compile(r"\d+")
 _IDENT_START = re.compile(r"[A-Za-z0-9$_]")
 _CONTEXT_KEY = re.compile(r"#:\((\S+?)\)::(.*)")
+_PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+_plain_cache: dict[str, bool] = {}
+
+
+def _is_plain(expr: str) -> bool:
+    """Whether ``expr`` is one plain key (``payload``): the hot path needs no parsing."""
+    found = _plain_cache.get(expr)
+    if found is None:
+        found = _PLAIN_KEY.fullmatch(expr) is not None
+        if len(_plain_cache) < 10000:
+            _plain_cache[expr] = found
+    return found
 _INDEX = re.compile(r"0|[1-9]\d*")
 
 
@@ -272,6 +284,8 @@ def _walk(obj: Any, keys: list[str | int]) -> Any:
 
 def get_property(obj: Any, expr: str) -> Any:
     """Return the value at ``expr`` inside ``obj``, or MISSING when any step is absent."""
+    if obj.__class__ is dict and _is_plain(expr):
+        return obj.get(expr, MISSING)
     return _walk(obj, _resolve(obj, parse_path(expr), expr))
 
 
@@ -305,6 +319,12 @@ def set_property(obj: Any, expr: str, value: Any, create_missing: bool = True) -
     number, null ...) nothing is changed. Setting MISSING deletes the property
     (an array element is removed, shifting the rest).
     """
+    if obj.__class__ is dict and _is_plain(expr):
+        if value is MISSING:
+            obj.pop(expr, None)
+        else:
+            obj[expr] = value
+        return
     keys = _resolve(obj, parse_path(expr), expr)
     last = len(keys) - 1
     for i in range(last):

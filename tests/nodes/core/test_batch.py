@@ -31,14 +31,14 @@ def inject(payload: Any, **kw: Any) -> dict[str, Any]:
 
 
 async def test_count_with_overlap() -> None:
-    steps = [inject(i) for i in range(1, 5)]
+    steps = [inject(i) for i in range(1, 6)]
     expect = {"b": [[
         {"payload": 1, "parts": {"index": 0, "count": 3}},
         {"payload": 2, "parts": {"index": 1, "count": 3}},
         {"payload": 3, "parts": {"index": 2, "count": 3}},
-        {"payload": 2, "parts": {"index": 0, "count": 3}},
-        {"payload": 3, "parts": {"index": 1, "count": 3}},
-        {"payload": 4, "parts": {"index": 2, "count": 3}},
+        {"payload": 3, "parts": {"index": 0, "count": 3}},
+        {"payload": 4, "parts": {"index": 1, "count": 3}},
+        {"payload": 5, "parts": {"index": 2, "count": 3}},
     ]]}
     await check({"count": 3, "overlap": 1}, steps, expect)
 
@@ -49,8 +49,9 @@ async def test_reset_discards_pending() -> None:
 
 
 async def test_honour_parts_ends_a_group_early() -> None:
-    steps = [inject(1, parts={"id": "x", "index": 0, "count": 1}), inject(2), inject(3)]
-    expect = {"b": [[{"payload": 1, "parts": {"count": 1}}, {"payload": 2}, {"payload": 3}]]}
+    steps = [inject(1), inject(2, parts={"id": "x", "index": 0, "count": 1}), inject(3)]
+    expect = {"b": [[{"payload": 1, "parts": {"index": 0, "count": 2}},
+                     {"payload": 2, "parts": {"index": 1, "count": 2}}]]}
     await check({"count": 5, "honourParts": True}, steps, expect)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -29,10 +30,10 @@ __all__ = ["SwitchConfig", "SwitchNode", "SwitchRule", "js_compare", "js_loose_e
 
 # ----- JavaScript comparison semantics -------------------------------------------------
 
+_RELATIONS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
 
 def _to_primitive(value: Any) -> Any:
-    if isinstance(value, dict | list | tuple | bytes | bytearray):
-        return to_js_string(value)
     if value is MISSING or value is None or isinstance(value, str | int | float | bool):
         return value
     return to_js_string(value)
@@ -69,37 +70,16 @@ def js_loose_equals(a: Any, b: Any) -> bool:
         return a == b
     if isinstance(a, bool) and isinstance(b, bool):
         return a == b
-    if isinstance(a, str) and not isinstance(b, str | bool | int | float):
-        return a == to_js_string(b)
-    if isinstance(b, str) and not isinstance(a, str | bool | int | float):
-        return b == to_js_string(a)
     return js_to_number(a) == js_to_number(b)
-
-
-def _utf16(text: str) -> Any:
-    if any(ord(c) > 0xFFFF for c in text):
-        return text.encode("utf-16-be")
-    return text
 
 
 def js_compare(a: Any, b: Any, op: str) -> bool:
     """JavaScript relational ``a op b`` for op in ``< <= > >=``."""
     pa, pb = _to_primitive(a), _to_primitive(b)
-    if isinstance(pa, str) and isinstance(pb, str):
-        x, y = _utf16(pa), _utf16(pb)
-        if type(x) is not type(y):
-            x, y = pa.encode("utf-16-be"), pb.encode("utf-16-be")
-    else:
-        x, y = js_to_number(pa), js_to_number(pb)
-        if math.isnan(x) or math.isnan(y):
-            return False
-    if op == "<":
-        return bool(x < y)
-    if op == "<=":
-        return bool(x <= y)
-    if op == ">":
-        return bool(x > y)
-    return bool(x >= y)
+    if isinstance(pa, str) and isinstance(pb, str):  # UTF-16 code unit order
+        return bool(_RELATIONS[op](pa.encode("utf-16-be"), pb.encode("utf-16-be")))
+    x, y = js_to_number(pa), js_to_number(pb)
+    return bool(_RELATIONS[op](x, y))  # NaN compares false, as in JavaScript
 
 
 @lru_cache(maxsize=256)
