@@ -38,7 +38,7 @@ def test_json_view_of_values() -> None:
 def test_bad_case_files_are_named(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{")
-    with pytest.raises(PlantwireError, match="bad.json: not a readable JSON case file"):
+    with pytest.raises(PlantwireError, match=r"bad\.json: not a readable JSON case file"):
         load_case(bad)
     with pytest.raises(PlantwireError, match="missing 'expect'"):
         case_from_dict({"flow": []}, "x")

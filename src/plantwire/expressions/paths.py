@@ -55,6 +55,8 @@ def _is_plain(expr: str) -> bool:
         if len(_plain_cache) < 10000:
             _plain_cache[expr] = found
     return found
+
+
 _INDEX = re.compile(r"0|[1-9]\d*")
 
 
