@@ -115,6 +115,40 @@ def parse_js_json(text: str) -> Any:
     return json.loads(text, parse_constant=_reject_constant, parse_float=_json_float)
 
 
+_ASCII_CLASS = {"d": "0-9", "w": "A-Za-z0-9_"}
+
+
+def _js_classes(pattern: str, multiline: bool) -> str:
+    """Give ``\\d``/``\\w`` JavaScript's ASCII meaning and ``$`` its end-of-input one."""
+    out: list[str] = []
+    i = 0
+    in_class = False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            if nxt in _ASCII_CLASS:
+                rep = _ASCII_CLASS[nxt]
+                out.append(rep if in_class else f"[{rep}]")
+            elif nxt.lower() in _ASCII_CLASS and not in_class:
+                out.append(f"[^{_ASCII_CLASS[nxt.lower()]}]")
+            else:
+                out.append(ch + nxt)
+            i += 2
+            continue
+        if ch == "[" and not in_class:
+            in_class = True
+        elif ch == "]" and in_class:
+            in_class = False
+        elif ch == "$" and not in_class and not multiline:
+            out.append("\\Z")
+            i += 1
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
 def compile_js_regex(pattern: str, flags: str = "") -> re.Pattern[str]:
     """Compile a JavaScript regular expression (``i``, ``m``, ``s`` flags honoured).
 
@@ -123,6 +157,7 @@ def compile_js_regex(pattern: str, flags: str = "") -> re.Pattern[str]:
     """
     translated = re.sub(r"\(\?<(?![=!])", "(?P<", pattern)
     translated = re.sub(r"\\k<(\w+)>", r"(?P=\1)", translated)
+    translated = _js_classes(translated, multiline="m" in flags)
     re_flags = 0
     if "i" in flags:
         re_flags |= re.IGNORECASE

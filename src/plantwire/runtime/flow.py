@@ -67,6 +67,10 @@ class Flow:
         """The id a node of the definition gets in this flow (changed in subflow instances)."""
         return node_id
 
+    def alias_of(self, node_id: str) -> str | None:
+        """The template id of a node of a subflow instance (None elsewhere)."""
+        return None
+
     async def start(self, only: set[str] | None = None) -> None:
         """Create and start the nodes not yet running (all, or those in ``only``)."""
         if not self.env and self.definition.raw.get("env"):
@@ -102,7 +106,7 @@ class Flow:
                 resolved = []
                 for tid in port:
                     target = self.get_node(self.map_id(tid))
-                    if target is not None and target.inputs > 0:
+                    if target is not None:  # Node-RED delivers along every wire
                         resolved.append(target)
                 targets.append(resolved)
             node._targets = targets
@@ -307,6 +311,10 @@ class SubflowFlow(Flow):
         if node_id in self.definition.nodes or node_id in self.definition.configs:
             return f"{self.instance.id}-{node_id}"
         return node_id
+
+    def alias_of(self, node_id: str) -> str | None:
+        prefix = f"{self.instance.id}-"
+        return node_id[len(prefix) :] if node_id.startswith(prefix) else None
 
     def get_setting(self, name: str) -> Any:
         if name == "NR_SUBFLOW_NAME":

@@ -83,7 +83,7 @@ class Node:
         self.z: str = config.z
         self.g: str | None = config.g
         self.wires: list[list[str]] = config.wires
-        self.alias: str | None = None  # id in the subflow template, for nodes in instances
+        self.alias: str | None = flow.alias_of(config.id)  # template id inside a subflow
         self.stats = NodeStats()
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: set[asyncio.Task[Any]] = set()

@@ -53,6 +53,7 @@ class RuntimeSettings:
         node_close_timeout: float = 15.0,
         queue_high_water: int = 10000,
         function_timeout: float = 0.0,
+        node_message_buffer_max_length: int | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.context_storage = context_storage
@@ -61,6 +62,9 @@ class RuntimeSettings:
         self.node_close_timeout = node_close_timeout
         self.queue_high_water = queue_high_water
         self.function_timeout = function_timeout
+        self.node_message_buffer_max_length = node_message_buffer_max_length
+        """Most messages a sequence node (join, batch, sort, delay rate) keeps; None is
+        the default bound, 0 unlimited (Node-RED's nodeMessageBufferMaxLength)."""
 
 
 class Done:
@@ -273,8 +277,6 @@ class Runtime:
         except Exception as exc:
             log.error("node %s (%s) could not be created: %s", nid, raw["type"], exc)
             return None
-        if nid != raw["id"]:
-            node.alias = raw["id"]
         node.credentials = self.credentials.get(raw["id"])
         node._is_async = inspect.iscoroutinefunction(type(node).on_input)
         return node

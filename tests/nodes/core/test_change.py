@@ -45,23 +45,46 @@ async def test_set_types() -> None:
 
 
 async def test_change_number_and_string() -> None:
-    rules = [{"t": "change", "p": "payload", "pt": "msg", "from": "5", "fromt": "num",
-              "to": "five", "tot": "str"}]
-    await check(rules, [{"payload": 5}, {"payload": 6}, {"payload": "5"}, {"payload": "55"}],
-                [{"payload": "five"}, {"payload": 6}, {"payload": "five"},
-                 {"payload": "fivefive"}])
+    rules = [
+        {
+            "t": "change",
+            "p": "payload",
+            "pt": "msg",
+            "from": "5",
+            "fromt": "num",
+            "to": "five",
+            "tot": "str",
+        }
+    ]
+    await check(
+        rules,
+        [{"payload": 5}, {"payload": 6}, {"payload": "5"}, {"payload": "55"}],
+        [{"payload": "five"}, {"payload": 6}, {"payload": "five"}, {"payload": "fivefive"}],
+    )
 
 
 async def test_change_str_to_num_whole_match() -> None:
-    rules = [{"t": "change", "p": "payload", "pt": "msg", "from": "on", "fromt": "str",
-              "to": "1", "tot": "num"}]
-    await check(rules, [{"payload": "on"}, {"payload": "on/on"}],
-                [{"payload": 1}, {"payload": "1/1"}])
+    rules = [
+        {
+            "t": "change",
+            "p": "payload",
+            "pt": "msg",
+            "from": "on",
+            "fromt": "str",
+            "to": "1",
+            "tot": "num",
+        }
+    ]
+    await check(
+        rules, [{"payload": "on"}, {"payload": "on/on"}], [{"payload": 1}, {"payload": "1/1"}]
+    )
 
 
 async def test_move_and_delete() -> None:
-    rules = [{"t": "move", "p": "payload.a", "pt": "msg", "to": "payload", "tot": "msg"},
-             {"t": "delete", "p": "topic", "pt": "msg"}]
+    rules = [
+        {"t": "move", "p": "payload.a", "pt": "msg", "to": "payload", "tot": "msg"},
+        {"t": "delete", "p": "topic", "pt": "msg"},
+    ]
     await check(rules, [{"payload": {"a": {"x": 1}}, "topic": "t"}], [{"payload": {"x": 1}}])
 
 
@@ -74,12 +97,28 @@ async def test_context_store_syntax_and_legacy_rule() -> None:
     case = {
         "name": "t",
         "flow": [
-            {"id": "a", "type": "change", "wires": [["b"]], "rules": [
-                {"t": "set", "p": "#:(memory)::k", "pt": "global", "to": "v", "tot": "str"}]},
-            {"id": "b", "type": "change", "action": "replace", "property": "payload",
-             "to": "msg.topic", "wires": [["c"]]},
-            {"id": "c", "type": "change", "wires": [[]], "rules": [
-                {"t": "set", "p": "k", "pt": "msg", "to": "k", "tot": "global"}]},
+            {
+                "id": "a",
+                "type": "change",
+                "wires": [["b"]],
+                "rules": [
+                    {"t": "set", "p": "#:(memory)::k", "pt": "global", "to": "v", "tot": "str"}
+                ],
+            },
+            {
+                "id": "b",
+                "type": "change",
+                "action": "replace",
+                "property": "payload",
+                "to": "msg.topic",
+                "wires": [["c"]],
+            },
+            {
+                "id": "c",
+                "type": "change",
+                "wires": [[]],
+                "rules": [{"t": "set", "p": "k", "pt": "msg", "to": "k", "tot": "global"}],
+            },
         ],
         "steps": [{"inject": "a", "msg": {"payload": 0, "topic": "T"}}],
         "settle_ms": 20,
@@ -100,8 +139,10 @@ async def test_context_store_syntax_and_legacy_rule() -> None:
     ],
 )
 async def test_bad_rules_refused(tmp_path: Path, rule: dict[str, Any]) -> None:
-    flows = [{"id": "t1", "type": "tab"},
-             {"id": "bad", "type": "change", "z": "t1", "rules": [rule], "wires": [[]]}]
+    flows: list[dict[str, Any]] = [
+        {"id": "t1", "type": "tab"},
+        {"id": "bad", "type": "change", "z": "t1", "rules": [rule], "wires": [[]]},
+    ]
     with pytest.raises(FlowValidationError) as info:
         await Runtime(RuntimeSettings(tmp_path)).deploy(flows)
     assert "bad" in str(info.value)

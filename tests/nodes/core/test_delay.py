@@ -38,16 +38,18 @@ async def check(
     more: dict[str, Any] | None = None,
 ) -> None:
     flow = [{**BASE, **node}, *(extra or [])]
-    case = {"flow": flow, "steps": steps, "settle_ms": settle_ms, "expect": {"d": expect}}
-    if more:
-        case["expect"].update(more)
+    expected: dict[str, Any] = {"d": expect, **(more or {})}
+    case = {"flow": flow, "steps": steps, "settle_ms": settle_ms, "expect": expected}
     result = await run_case(case_from_dict(case))
     assert result.passed, result.detail
 
 
 async def test_fixed_delay_keeps_order_and_content() -> None:
     node = {"pauseType": "delay", "timeout": "100", "timeoutUnits": "milliseconds"}
-    steps = [{"inject": "d", "msg": {"payload": 1, "topic": "t"}}, {"inject": "d", "msg": {"payload": 2}}]
+    steps = [
+        {"inject": "d", "msg": {"payload": 1, "topic": "t"}},
+        {"inject": "d", "msg": {"payload": 2}},
+    ]
     await check(node, steps, [[{"payload": 1, "topic": "t"}, {"payload": 2}]], settle_ms=600)
 
 
@@ -83,8 +85,12 @@ async def test_delayv_uses_msg_delay() -> None:
 
 
 async def test_random_delay_sends_within_the_range() -> None:
-    node = {"pauseType": "random", "randomFirst": "10", "randomLast": "50",
-            "randomUnits": "milliseconds"}
+    node = {
+        "pauseType": "random",
+        "randomFirst": "10",
+        "randomLast": "50",
+        "randomUnits": "milliseconds",
+    }
     await check(node, [{"inject": "d", "msg": {"payload": 1}}], [[{"payload": 1}]], settle_ms=500)
 
 
@@ -129,7 +135,10 @@ async def test_queue_mode_sends_topics_in_turn_and_replaces_per_topic() -> None:
         {"inject": "d", "msg": {"payload": 2, "topic": "b"}},
         {"inject": "d", "msg": {"payload": 3, "topic": "a"}},
     ]
-    expect = [[{"payload": 3, "topic": "a"}, {"payload": 2, "topic": "b"}], [{"payload": 1}]]
+    expect: list[list[Any]] = [
+        [{"payload": 3, "topic": "a"}, {"payload": 2, "topic": "b"}],
+        [{"payload": 1}],
+    ]
     await check(node, steps, expect, settle_ms=700)
 
 
@@ -140,8 +149,14 @@ async def test_queue_mode_reset_empties_the_queue_and_shows_reset() -> None:
         {"inject": "d", "msg": {"payload": 1, "topic": "a"}},
         {"inject": "d", "msg": {"reset": True}},
     ]
-    await check(node, steps, [[]], settle_ms=150, extra=[status],
-                more={"s": [[{"status": {"text": "reset"}}]]})
+    await check(
+        node,
+        steps,
+        [[]],
+        settle_ms=150,
+        extra=[status],
+        more={"s": [[{"status": {"text": "reset"}}]]},
+    )
 
 
 async def test_rate_limit_error_names_the_limit(tmp_path: Path) -> None:
@@ -152,9 +167,24 @@ async def test_rate_limit_error_names_the_limit(tmp_path: Path) -> None:
         {"id": "c", "type": "catch", "scope": ["d"], "wires": [[]]},
     ]
     steps = [{"inject": "d", "msg": {"payload": i}} for i in range(4)]
-    case = {"flow": flow, "steps": steps, "settle_ms": 100, "expect": {"c": [[
-        {"payload": 3, "error": {"message":
-            "too many pending messages in delay node (nodeMessageBufferMaxLength 2)"}}]]}}
+    case = {
+        "flow": flow,
+        "steps": steps,
+        "settle_ms": 100,
+        "expect": {
+            "c": [
+                [
+                    {
+                        "payload": 3,
+                        "error": {
+                            "message": "too many pending messages in delay node"
+                            " (nodeMessageBufferMaxLength 2)"
+                        },
+                    }
+                ]
+            ]
+        },
+    }
     result = await run_case(case_from_dict(case), settings)
     assert result.passed, result.detail
 

@@ -12,24 +12,51 @@ from plantwire.runtime.runtime import Runtime, RuntimeSettings
 from plantwire.testing.runner import case_from_dict, run_case
 
 JOIN: dict[str, Any] = {
-    "id": "j", "type": "join", "mode": "custom", "build": "array", "property": "payload",
-    "propertyType": "msg", "key": "topic", "joiner": "\\n", "joinerType": "str",
-    "useparts": False, "accumulate": False, "timeout": "", "count": "", "reduceRight": False,
+    "id": "j",
+    "type": "join",
+    "mode": "custom",
+    "build": "array",
+    "property": "payload",
+    "propertyType": "msg",
+    "key": "topic",
+    "joiner": "\\n",
+    "joinerType": "str",
+    "useparts": False,
+    "accumulate": False,
+    "timeout": "",
+    "count": "",
+    "reduceRight": False,
     "wires": [[]],
 }
 SPLIT: dict[str, Any] = {
-    "id": "s", "type": "split", "splt": ",", "spltType": "str", "arraySplt": 1,
-    "arraySpltType": "len", "stream": False, "addname": "", "property": "payload",
+    "id": "s",
+    "type": "split",
+    "splt": ",",
+    "spltType": "str",
+    "arraySplt": 1,
+    "arraySpltType": "len",
+    "stream": False,
+    "addname": "",
+    "property": "payload",
     "wires": [["j"]],
 }
 
 
-async def check(node: dict[str, Any], steps: list[dict[str, Any]], expect: list[list[Any]],
-                settle_ms: int = 100, extra: list[dict[str, Any]] | None = None,
-                more: dict[str, Any] | None = None,
-                settings: RuntimeSettings | None = None) -> None:
-    case = {"flow": [{**JOIN, **node}, *(extra or [])], "steps": steps, "settle_ms": settle_ms,
-            "expect": {"j": expect, **(more or {})}}
+async def check(
+    node: dict[str, Any],
+    steps: list[dict[str, Any]],
+    expect: list[list[Any]],
+    settle_ms: int = 100,
+    extra: list[dict[str, Any]] | None = None,
+    more: dict[str, Any] | None = None,
+    settings: RuntimeSettings | None = None,
+) -> None:
+    case = {
+        "flow": [{**JOIN, **node}, *(extra or [])],
+        "steps": steps,
+        "settle_ms": settle_ms,
+        "expect": {"j": expect, **(more or {})},
+    }
     result = await run_case(case_from_dict(case), settings)
     assert result.passed, result.detail
 
@@ -41,10 +68,18 @@ def inject(payload: Any, target: str = "j", **kw: Any) -> dict[str, Any]:
 async def test_auto_rejoins_a_split_string_and_buffer() -> None:
     await check({"mode": "auto"}, [inject("a,b,c", "s")], [[{"payload": "a,b,c"}]], extra=[SPLIT])
     split = {**SPLIT, "splt": "2", "spltType": "len", "wires": [["j"]]}
-    mk = {"id": "mk", "type": "change", "wires": [["s"]], "rules": [
-        {"t": "set", "p": "payload", "pt": "msg", "to": "[1,2,3]", "tot": "bin"}]}
-    await check({"mode": "auto"}, [{"inject": "mk", "msg": {}}],
-                [[{"payload": {"type": "Buffer", "data": [1, 2, 3]}}]], extra=[split, mk])
+    mk = {
+        "id": "mk",
+        "type": "change",
+        "wires": [["s"]],
+        "rules": [{"t": "set", "p": "payload", "pt": "msg", "to": "[1,2,3]", "tot": "bin"}],
+    }
+    await check(
+        {"mode": "auto"},
+        [{"inject": "mk", "msg": {}}],
+        [[{"payload": {"type": "Buffer", "data": [1, 2, 3]}}]],
+        extra=[split, mk],
+    )
 
 
 async def test_auto_restores_outer_parts() -> None:
@@ -71,14 +106,23 @@ async def test_manual_buffer_with_binary_joiner() -> None:
 async def test_manual_buffer_refuses_numbers() -> None:
     catch = {"id": "c", "type": "catch", "wires": [[]]}
     node = {"build": "buffer", "count": "2"}
-    await check(node, [inject(5)], [[]], extra=[catch],
-                more={"c": [[{"error": {"message": "Cannot join number to buffer"}}]]})
+    await check(
+        node,
+        [inject(5)],
+        [[]],
+        extra=[catch],
+        more={"c": [[{"error": {"message": "Cannot join number to buffer"}}]]},
+    )
 
 
 async def test_manual_whole_messages_array() -> None:
     node = {"propertyType": "full", "count": "2"}
-    case = {"flow": [{**JOIN, **node}], "steps": [inject(1, topic="a"), inject(2, topic="b")],
-            "settle_ms": 100, "expect": {"j": [[{"topic": "b"}]]}}
+    case = {
+        "flow": [{**JOIN, **node}],
+        "steps": [inject(1, topic="a"), inject(2, topic="b")],
+        "settle_ms": 100,
+        "expect": {"j": [[{"topic": "b"}]]},
+    }
     result = await run_case(case_from_dict(case))
     assert result.passed, result.detail
     joined = result.actual["j"][0][0]["payload"]
@@ -110,14 +154,24 @@ async def test_manual_uses_parts_count_when_count_is_empty() -> None:
 
 
 async def test_reduce_right_and_init_string() -> None:
-    node = {"mode": "reduce", "reduceExp": "$A & payload", "reduceInit": "",
-            "reduceInitType": "str", "reduceRight": True, "reduceFixup": ""}
+    node = {
+        "mode": "reduce",
+        "reduceExp": "$A & payload",
+        "reduceInit": "",
+        "reduceInitType": "str",
+        "reduceRight": True,
+        "reduceFixup": "",
+    }
     await check(node, [inject("a,b,c", "s")], [[{"payload": "cba"}]], extra=[SPLIT])
 
 
 async def test_reduce_uses_index_and_count() -> None:
-    node = {"mode": "reduce", "reduceExp": "$A + $I * $N", "reduceInit": "0",
-            "reduceInitType": "num"}
+    node = {
+        "mode": "reduce",
+        "reduceExp": "$A + $I * $N",
+        "reduceInit": "0",
+        "reduceInitType": "num",
+    }
     await check(node, [inject("a,b,c", "s")], [[{"payload": 9}]], extra=[SPLIT])
 
 
@@ -131,19 +185,29 @@ async def test_reduce_limit_error_names_the_limit(tmp_path: Path) -> None:
     settings.node_message_buffer_max_length = 1  # type: ignore[attr-defined]
     catch = {"id": "c", "type": "catch", "wires": [[]]}
     node = {"mode": "reduce", "reduceExp": "$A", "reduceInit": "0", "reduceInitType": "num"}
-    steps = [inject(1, parts={"id": "g", "index": 0, "count": 3}),
-             inject(2, parts={"id": "g", "index": 1, "count": 3})]
+    steps = [
+        inject(1, parts={"id": "g", "index": 0, "count": 3}),
+        inject(2, parts={"id": "g", "index": 1, "count": 3}),
+    ]
     text = "too many pending messages in join node (nodeMessageBufferMaxLength 1)"
-    await check(node, steps, [[]], extra=[catch], settings=settings,
-                more={"c": [[{"payload": 2, "error": {"message": text}}]]})
+    await check(
+        node,
+        steps,
+        [[]],
+        extra=[catch],
+        settings=settings,
+        more={"c": [[{"payload": 2, "error": {"message": text}}]]},
+    )
 
 
 @pytest.mark.parametrize(
     ("node", "text"),
-    [({"mode": "reduce", "reduceExp": "$A +"}, "Invalid JSONata expression"),
-     ({"mode": "reduce", "reduceExp": ""}, "Invalid JSONata expression"),
-     ({"joiner": "[x", "joinerType": "bin"}, "joiner"),
-     ({"count": "three"}, "count")],
+    [
+        ({"mode": "reduce", "reduceExp": "$A +"}, "Invalid JSONata expression"),
+        ({"mode": "reduce", "reduceExp": ""}, "Invalid JSONata expression"),
+        ({"joiner": "[x", "joinerType": "bin"}, "joiner"),
+        ({"count": "three"}, "count"),
+    ],
 )
 async def test_bad_config_is_refused(tmp_path: Path, node: dict[str, Any], text: str) -> None:
     rt = Runtime(RuntimeSettings(tmp_path))

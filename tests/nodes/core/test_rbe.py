@@ -15,8 +15,13 @@ from plantwire.testing.runner import case_from_dict, run_case
 
 async def check(cfg: dict[str, Any], msgs: list[dict[str, Any]], out: list[Any]) -> None:
     node = {"id": "n1", "type": "rbe", "wires": [[]], **cfg}
-    case = {"name": "t", "flow": [node], "settle_ms": 20, "expect": {"n1": [out]},
-            "steps": [{"inject": "n1", "msg": m} for m in msgs]}
+    case = {
+        "name": "t",
+        "flow": [node],
+        "settle_ms": 20,
+        "expect": {"n1": [out]},
+        "steps": [{"inject": "n1", "msg": m} for m in msgs],
+    }
     result = await run_case(case_from_dict(case))
     assert result.passed, result.detail
 
@@ -28,14 +33,18 @@ def test_helpers() -> None:
 
 
 async def test_rbei_blocks_first() -> None:
-    await check({"func": "rbei"}, [{"payload": 1}, {"payload": 1}, {"payload": 2}],
-                [{"payload": 2}])
+    await check(
+        {"func": "rbei"}, [{"payload": 1}, {"payload": 1}, {"payload": 2}], [{"payload": 2}]
+    )
 
 
 async def test_deadband_eq_input_mode() -> None:
     msgs = [{"payload": v} for v in (10, 12, 14, 15)]
-    await check({"func": "deadbandEq", "gap": "2", "inout": "in"}, msgs,
-                [{"payload": 10}, {"payload": 12}, {"payload": 14}])
+    await check(
+        {"func": "deadbandEq", "gap": "2", "inout": "in"},
+        msgs,
+        [{"payload": 10}, {"payload": 12}, {"payload": 14}],
+    )
 
 
 async def test_topics_not_separated() -> None:

@@ -12,17 +12,32 @@ from plantwire.runtime.runtime import Runtime, RuntimeSettings
 from plantwire.testing.runner import case_from_dict, run_case
 
 BASE: dict[str, Any] = {
-    "id": "s", "type": "split", "splt": "\\n", "spltType": "str", "arraySplt": 1,
-    "arraySpltType": "len", "stream": False, "addname": "", "property": "payload",
+    "id": "s",
+    "type": "split",
+    "splt": "\\n",
+    "spltType": "str",
+    "arraySplt": 1,
+    "arraySpltType": "len",
+    "stream": False,
+    "addname": "",
+    "property": "payload",
     "wires": [["strip"]],
 }
-STRIP = {"id": "strip", "type": "change", "rules": [{"t": "delete", "p": "parts.id", "pt": "msg"}],
-         "wires": [[]]}
+STRIP = {
+    "id": "strip",
+    "type": "change",
+    "rules": [{"t": "delete", "p": "parts.id", "pt": "msg"}],
+    "wires": [[]],
+}
 
 
 async def run(node: dict[str, Any], msgs: list[dict[str, Any]]) -> list[Any]:
-    case = {"flow": [{**BASE, **node}, STRIP], "steps": [{"inject": "s", "msg": m} for m in msgs],
-            "settle_ms": 100, "expect": {"strip": [[]]}}
+    case = {
+        "flow": [{**BASE, **node}, STRIP],
+        "steps": [{"inject": "s", "msg": m} for m in msgs],
+        "settle_ms": 100,
+        "expect": {"strip": [[]]},
+    }
     result = await run_case(case_from_dict(case))
     return result.actual["strip"][0] if result.actual["strip"] else []
 
@@ -34,10 +49,15 @@ async def test_newline_is_the_default_separator() -> None:
 
 
 async def test_parts_id_is_shared_and_new_per_message() -> None:
-    case = {"flow": [{**BASE, "splt": ",", "wires": [[]]}],
-            "steps": [{"inject": "s", "msg": {"payload": "a,b"}},
-                      {"inject": "s", "msg": {"payload": "c,d"}}],
-            "settle_ms": 100, "expect": {"s": [[{}, {}, {}, {}]]}}
+    case = {
+        "flow": [{**BASE, "splt": ",", "wires": [[]]}],
+        "steps": [
+            {"inject": "s", "msg": {"payload": "a,b"}},
+            {"inject": "s", "msg": {"payload": "c,d"}},
+        ],
+        "settle_ms": 100,
+        "expect": {"s": [[{}, {}, {}, {}]]},
+    }
     result = await run_case(case_from_dict(case))
     assert result.passed, result.detail
     ids = [m["parts"]["id"] for m in result.actual["s"][0]]
@@ -46,15 +66,35 @@ async def test_parts_id_is_shared_and_new_per_message() -> None:
 
 async def test_binary_separator_on_a_buffer() -> None:
     node = {"splt": "[44]", "spltType": "bin"}
-    flow = [{"id": "mk", "type": "change", "wires": [["s"]], "rules": [
-        {"t": "set", "p": "payload", "pt": "msg", "to": "[1,44,2,44,3]", "tot": "bin"}]},
-        {**BASE, **node}, STRIP]
-    case = {"flow": flow, "steps": [{"inject": "mk", "msg": {}}], "settle_ms": 100,
-            "expect": {"strip": [[
-                {"payload": {"type": "Buffer", "data": [1]},
-                 "parts": {"type": "buffer", "ch": [44], "index": 0, "count": 3}},
-                {"payload": {"type": "Buffer", "data": [2]}, "parts": {"index": 1}},
-                {"payload": {"type": "Buffer", "data": [3]}, "parts": {"index": 2}}]]}}
+    flow = [
+        {
+            "id": "mk",
+            "type": "change",
+            "wires": [["s"]],
+            "rules": [
+                {"t": "set", "p": "payload", "pt": "msg", "to": "[1,44,2,44,3]", "tot": "bin"}
+            ],
+        },
+        {**BASE, **node},
+        STRIP,
+    ]
+    case = {
+        "flow": flow,
+        "steps": [{"inject": "mk", "msg": {}}],
+        "settle_ms": 100,
+        "expect": {
+            "strip": [
+                [
+                    {
+                        "payload": {"type": "Buffer", "data": [1]},
+                        "parts": {"type": "buffer", "ch": [44], "index": 0, "count": 3},
+                    },
+                    {"payload": {"type": "Buffer", "data": [2]}, "parts": {"index": 1}},
+                    {"payload": {"type": "Buffer", "data": [3]}, "parts": {"index": 2}},
+                ]
+            ]
+        },
+    }
     result = await run_case(case_from_dict(case))
     assert result.passed, result.detail
 
@@ -69,7 +109,10 @@ async def test_stream_mode_keeps_the_tail_for_the_next_message() -> None:
 async def test_object_with_addname_and_other_property() -> None:
     node = {"addname": "topic", "property": "data"}
     out = await run(node, [{"data": {"x": 1, "y": 2}}])
-    assert [(m["data"], m["topic"], m["parts"]["key"]) for m in out] == [(1, "x", "x"), (2, "y", "y")]
+    assert [(m["data"], m["topic"], m["parts"]["key"]) for m in out] == [
+        (1, "x", "x"),
+        (2, "y", "y"),
+    ]
     assert out[0]["parts"]["property"] == "data"
 
 
@@ -84,16 +127,23 @@ async def test_missing_property_and_numbers() -> None:
 
 async def test_null_payload_is_an_error() -> None:
     flow = [{**BASE, "wires": [[]]}, {"id": "c", "type": "catch", "wires": [[]]}]
-    case = {"flow": flow, "steps": [{"inject": "s", "msg": {"payload": None}}], "settle_ms": 100,
-            "expect": {"c": [[{"payload": None}]]}}
+    case = {
+        "flow": flow,
+        "steps": [{"inject": "s", "msg": {"payload": None}}],
+        "settle_ms": 100,
+        "expect": {"c": [[{"payload": None}]]},
+    }
     result = await run_case(case_from_dict(case))
     assert result.passed, result.detail
 
 
 @pytest.mark.parametrize(
     ("node", "text"),
-    [({"splt": "0", "spltType": "len"}, "split length"), ({"splt": "{}", "spltType": "bin"}, "array"),
-     ({"arraySplt": "x"}, "array split length")],
+    [
+        ({"splt": "0", "spltType": "len"}, "split length"),
+        ({"splt": "{}", "spltType": "bin"}, "array"),
+        ({"arraySplt": "x"}, "array split length"),
+    ],
 )
 async def test_bad_config_is_refused(tmp_path: Path, node: dict[str, Any], text: str) -> None:
     rt = Runtime(RuntimeSettings(tmp_path))

@@ -15,10 +15,22 @@ from plantwire.testing.runner import case_from_dict, run_case
 
 
 async def check(node: dict[str, Any], msgs: list[dict[str, Any]], out: list[list[Any]]) -> None:
-    node = {"id": "n1", "type": "switch", "property": "payload", "checkall": "true",
-            "outputs": len(node["rules"]), "wires": [[] for _ in node["rules"]], **node}
-    case = {"name": "t", "flow": [node], "steps": [{"inject": "n1", "msg": m} for m in msgs],
-            "settle_ms": 20, "expect": {"n1": out}}
+    node = {
+        "id": "n1",
+        "type": "switch",
+        "property": "payload",
+        "checkall": "true",
+        "outputs": len(node["rules"]),
+        "wires": [[] for _ in node["rules"]],
+        **node,
+    }
+    case = {
+        "name": "t",
+        "flow": [node],
+        "steps": [{"inject": "n1", "msg": m} for m in msgs],
+        "settle_ms": 20,
+        "expect": {"n1": out},
+    }
     result = await run_case(case_from_dict(case))
     assert result.passed, result.detail
 
@@ -33,38 +45,60 @@ def test_js_semantics() -> None:
 
 
 async def test_istype_and_empty() -> None:
-    rules = [{"t": "istype", "v": "string", "vt": "string"},
-             {"t": "istype", "v": "undefined", "vt": "undefined"},
-             {"t": "empty"}, {"t": "hask", "v": "a", "vt": "str"}]
-    await check({"rules": rules}, [{"payload": ""}, {"x": 1}, {"payload": {"a": 1}}],
-                [[{"payload": ""}], [{"x": 1}], [{"payload": ""}], [{"payload": {"a": 1}}]])
+    rules = [
+        {"t": "istype", "v": "string", "vt": "string"},
+        {"t": "istype", "v": "undefined", "vt": "undefined"},
+        {"t": "empty"},
+        {"t": "hask", "v": "a", "vt": "str"},
+    ]
+    await check(
+        {"rules": rules},
+        [{"payload": ""}, {"x": 1}, {"payload": {"a": 1}}],
+        [[{"payload": ""}], [{"x": 1}], [{"payload": ""}], [{"payload": {"a": 1}}]],
+    )
 
 
 async def test_regex_case_and_else() -> None:
     rules = [{"t": "regex", "v": "^ab", "vt": "str", "case": True}, {"t": "else"}]
-    await check({"rules": rules}, [{"payload": "ABc"}, {"payload": "x"}],
-                [[{"payload": "ABc"}], [{"payload": "x"}]])
+    await check(
+        {"rules": rules},
+        [{"payload": "ABc"}, {"payload": "x"}],
+        [[{"payload": "ABc"}], [{"payload": "x"}]],
+    )
 
 
 async def test_repair_recreates_parts() -> None:
     rules = [{"t": "gt", "v": "1", "vt": "num"}]
     msgs = [{"payload": i, "parts": {"id": "g", "index": i, "count": 3}} for i in range(3)]
-    await check({"rules": rules, "repair": True}, msgs,
-                [[{"payload": 2, "parts": {"index": 0, "count": 1}}]])
+    await check(
+        {"rules": rules, "repair": True},
+        msgs,
+        [[{"payload": 2, "parts": {"index": 0, "count": 1}}]],
+    )
 
 
 async def test_jsonata_property() -> None:
     rules = [{"t": "eq", "v": "10", "vt": "num"}]
-    await check({"rules": rules, "property": "payload * 2", "propertyType": "jsonata"},
-                [{"payload": 5}, {"payload": 4}], [[{"payload": 5}]])
+    await check(
+        {"rules": rules, "property": "payload * 2", "propertyType": "jsonata"},
+        [{"payload": 5}, {"payload": 4}],
+        [[{"payload": 5}]],
+    )
 
 
-@pytest.mark.parametrize("rule", [{"t": "eq", "v": "x", "vt": "num"},
-                                  {"t": "jsonata_exp", "v": "(", "vt": "jsonata"},
-                                  {"t": "nope"}])
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"t": "eq", "v": "x", "vt": "num"},
+        {"t": "jsonata_exp", "v": "(", "vt": "jsonata"},
+        {"t": "nope"},
+    ],
+)
 async def test_bad_rules_refused(tmp_path: Path, rule: dict[str, Any]) -> None:
-    flows = [{"id": "t1", "type": "tab"},
-             {"id": "bad", "type": "switch", "z": "t1", "rules": [rule], "wires": [[]]}]
+    flows: list[dict[str, Any]] = [
+        {"id": "t1", "type": "tab"},
+        {"id": "bad", "type": "switch", "z": "t1", "rules": [rule], "wires": [[]]},
+    ]
     with pytest.raises(FlowValidationError) as info:
         await Runtime(RuntimeSettings(tmp_path)).deploy(flows)
     assert "bad" in str(info.value)

@@ -39,7 +39,12 @@ async def check(
     more: dict[str, Any] | None = None,
 ) -> None:
     flow = [{**BASE, **node}, *(extra or [])]
-    case = {"flow": flow, "steps": steps, "settle_ms": settle_ms, "expect": {"t": expect, **(more or {})}}
+    case = {
+        "flow": flow,
+        "steps": steps,
+        "settle_ms": settle_ms,
+        "expect": {"t": expect, **(more or {})},
+    }
     result = await run_case(case_from_dict(case))
     assert result.passed, result.detail
 
@@ -92,7 +97,9 @@ async def test_extend_restarts_the_wait() -> None:
 async def test_reset_by_payload_value() -> None:
     node = {"duration": "200", "reset": "stop"}
     steps = [inject(1), {"wait_ms": 20}, inject("stop"), {"wait_ms": 20}, inject(2)]
-    await check(node, steps, [[{"payload": "1"}, {"payload": "1"}, {"payload": "0"}]], settle_ms=500)
+    await check(
+        node, steps, [[{"payload": "1"}, {"payload": "1"}, {"payload": "0"}]], settle_ms=500
+    )
 
 
 async def test_per_topic_triggers_are_independent() -> None:
@@ -103,16 +110,24 @@ async def test_per_topic_triggers_are_independent() -> None:
 
 async def test_override_delay_with_msg_delay() -> None:
     node = {"duration": "5", "units": "s", "overrideDelay": True}
-    await check(node, [inject("x", delay=50)], [[{"payload": "1"}, {"payload": "0"}]], settle_ms=400)
+    await check(
+        node, [inject("x", delay=50)], [[{"payload": "1"}, {"payload": "0"}]], settle_ms=400
+    )
 
 
 async def test_negative_duration_repeats_op1_until_reset() -> None:
     node = {"duration": "-60", "op1type": "pay"}
     steps = [inject("tick"), {"wait_ms": 400}, {"inject": "t", "msg": {"reset": True}}]
-    result = await run_case(case_from_dict({
-        "flow": [{**BASE, **node}], "steps": steps, "settle_ms": 300,
-        "expect": {"t": [[{"payload": "tick"}]]},
-    }))
+    result = await run_case(
+        case_from_dict(
+            {
+                "flow": [{**BASE, **node}],
+                "steps": steps,
+                "settle_ms": 300,
+                "expect": {"t": [[{"payload": "tick"}]]},
+            }
+        )
+    )
     sent = result.actual["t"][0]
     assert len(sent) >= 3 and all(m["payload"] == "tick" for m in sent)
 
@@ -122,8 +137,11 @@ async def test_context_operand_read_when_the_wait_ends() -> None:
     rule = [{"t": "set", "p": "x", "pt": "flow", "to": "payload", "tot": "msg"}]
     first = {"id": "c", "type": "change", "rules": rule, "wires": [["t"]]}
     later = {"id": "c2", "type": "change", "rules": rule, "wires": [[]]}
-    steps = [{"inject": "c", "msg": {"payload": "a"}}, {"wait_ms": 50},
-             {"inject": "c2", "msg": {"payload": "b"}}]
+    steps: list[dict[str, Any]] = [
+        {"inject": "c", "msg": {"payload": "a"}},
+        {"wait_ms": 50},
+        {"inject": "c2", "msg": {"payload": "b"}},
+    ]
     await check(node, steps, [[{"payload": "a"}, {"payload": "b"}]], extra=[first, later])
 
 
@@ -131,9 +149,16 @@ async def test_status_counts_topics() -> None:
     node = {"bytopic": "topic", "duration": "100"}
     status = {"id": "s", "type": "status", "scope": ["t"], "wires": [[]]}
     steps = [inject(1, topic="a"), inject(2, topic="b")]
-    more = {"s": [[{"status": {"fill": "blue", "shape": "dot"}},
-                   {"status": {"fill": "blue", "shape": "dot", "text": "2"}},
-                   {"status": {"fill": "blue", "shape": "dot"}}, {"status": {}}]]}
+    more = {
+        "s": [
+            [
+                {"status": {"fill": "blue", "shape": "dot"}},
+                {"status": {"fill": "blue", "shape": "dot", "text": "2"}},
+                {"status": {"fill": "blue", "shape": "dot"}},
+                {"status": {}},
+            ]
+        ]
+    }
     expect = [[{"payload": "1"}, {"payload": "1"}, {"payload": "0"}, {"payload": "0"}]]
     await check(node, steps, expect, extra=[status], more=more)
 
