@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from .env import evaluate_env_property, js_number_to_string, substitute_env, to_js_string
+from .env import (
+    evaluate_env_property,
+    js_number_to_string,
+    js_typeof,
+    substitute_env,
+    to_js_string,
+)
 from .jsonata_expr import JsonataExpression, compile_jsonata
 from .paths import (
     delete_msg_property,
@@ -44,6 +50,7 @@ __all__ = [
     "get_msg_property",
     "get_property",
     "js_number_to_string",
+    "js_typeof",
     "normalise_path",
     "parse_context_key",
     "parse_js_json",

@@ -13,7 +13,13 @@ from plantwire.runtime.message import MISSING
 
 from .protocols import NodeLike
 
-__all__ = ["evaluate_env_property", "js_number_to_string", "substitute_env", "to_js_string"]
+__all__ = [
+    "evaluate_env_property",
+    "js_number_to_string",
+    "js_typeof",
+    "substitute_env",
+    "to_js_string",
+]
 
 _WHOLE_REF = re.compile(r"\$\{[^}]+\}")
 _ANY_REF = re.compile(r"\$\{\S+\}")
@@ -133,3 +139,16 @@ def evaluate_env_property(value: str, node: NodeLike | None) -> Any:
     else:
         return substitute_env(value, node)
     return "" if result is MISSING else result
+
+
+def js_typeof(value: Any) -> str:
+    """JavaScript ``typeof value`` for message values (null, lists, bytes are objects)."""
+    if value is MISSING:
+        return "undefined"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "object"

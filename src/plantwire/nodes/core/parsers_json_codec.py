@@ -12,9 +12,9 @@ import datetime as _dt
 import json
 import math
 import re
-from decimal import Decimal
 from typing import Any
 
+from plantwire.expressions.env import js_number_to_string
 from plantwire.runtime.message import MISSING
 
 __all__ = [
@@ -36,39 +36,8 @@ class JSParseError(ValueError):
     """A string is not valid JSON; the message reads like V8's."""
 
 
-def js_number_str(value: float | int) -> str:
-    """Format a number exactly as JavaScript's ``String(number)`` does."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        if abs(value) < 10**21:
-            return str(value)
-        value = float(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    if value == 0:
-        return "0"
-    sign = "-" if value < 0 else ""
-    tup = Decimal(repr(abs(value))).normalize().as_tuple()
-    digits = "".join(str(d) for d in tup.digits)
-    exp = tup.exponent
-    assert isinstance(exp, int)
-    k = len(digits)
-    n = exp + k  # value = 0.digits * 10**n
-    if k <= n <= 21:
-        out = digits + "0" * (n - k)
-    elif 0 < n <= 21:
-        out = digits[:n] + "." + digits[n:]
-    elif -6 < n <= 0:
-        out = "0." + "0" * (-n) + digits
-    else:
-        e = n - 1
-        esign = "+" if e >= 0 else "-"
-        mant = digits if k == 1 else digits[0] + "." + digits[1:]
-        out = f"{mant}e{esign}{abs(e)}"
-    return sign + out
+js_number_str = js_number_to_string
+"""JavaScript's ``String(number)`` (one implementation, in plantwire.expressions)."""
 
 
 def js_date_iso(value: _dt.datetime | _dt.date) -> str:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from plantwire.expressions import parse_js_number, to_js_string
+from plantwire.expressions import js_typeof, parse_js_number, to_js_string
 from plantwire.runtime.message import MISSING
 
 __all__ = [
@@ -273,19 +273,6 @@ class Repeater:
         """``clearInterval``."""
         self._owner.cancel_timer(self._handle)
         self._handle = None
-
-
-def js_typeof(value: Any) -> str:
-    """JavaScript ``typeof value`` for message values."""
-    if value is MISSING:
-        return "undefined"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "object"
 
 
 def to_byte(value: Any) -> int:

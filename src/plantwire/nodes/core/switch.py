@@ -16,6 +16,7 @@ from plantwire.expressions import (
     TypedValue,
     compile_js_regex,
     compile_jsonata,
+    js_typeof,
     parse_js_json,
     parse_js_number,
     prepare_typed,
@@ -87,18 +88,6 @@ def _regex(pattern: str, ignore_case: bool) -> Any:
     return compile_js_regex(pattern, "i" if ignore_case else "")
 
 
-def _typeof(value: Any) -> str:
-    if value is MISSING:
-        return "undefined"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "object"
-
-
 def _istype(a: Any, b: Any) -> bool:
     if b == "array":
         return isinstance(a, list)
@@ -113,8 +102,8 @@ def _istype(a: Any, b: Any) -> bool:
     if b == "null":
         return a is None
     if b == "number":
-        return _typeof(a) == "number" and not math.isnan(a)
-    return _typeof(a) == b and not isinstance(a, list | bytes | bytearray) and a is not None
+        return js_typeof(a) == "number" and not math.isnan(a)
+    return js_typeof(a) == b and not isinstance(a, list | bytes | bytearray) and a is not None
 
 
 def _length(a: Any) -> int | None:
