@@ -47,7 +47,7 @@ _PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _plain_cache: dict[str, bool] = {}
 
 
-def _is_plain(expr: str) -> bool:
+def is_plain_key(expr: str) -> bool:
     """Whether ``expr`` is one plain key (``payload``): the hot path needs no parsing."""
     found = _plain_cache.get(expr)
     if found is None:
@@ -286,7 +286,7 @@ def _walk(obj: Any, keys: list[str | int]) -> Any:
 
 def get_property(obj: Any, expr: str) -> Any:
     """Return the value at ``expr`` inside ``obj``, or MISSING when any step is absent."""
-    if obj.__class__ is dict and _is_plain(expr):
+    if obj.__class__ is dict and is_plain_key(expr):
         return obj.get(expr, MISSING)
     return _walk(obj, _resolve(obj, parse_path(expr), expr))
 
@@ -321,7 +321,7 @@ def set_property(obj: Any, expr: str, value: Any, create_missing: bool = True) -
     number, null ...) nothing is changed. Setting MISSING deletes the property
     (an array element is removed, shifting the rest).
     """
-    if obj.__class__ is dict and _is_plain(expr):
+    if obj.__class__ is dict and is_plain_key(expr):
         if value is MISSING:
             obj.pop(expr, None)
         else:

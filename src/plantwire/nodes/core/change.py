@@ -22,6 +22,7 @@ from plantwire.expressions import (
     to_js_string,
     validate_path,
 )
+from plantwire.expressions.paths import is_plain_key
 from plantwire.runtime.errors import ExpressionError
 from plantwire.runtime.message import MISSING, Msg, clone_value
 from plantwire.runtime.node import DoneFn, Node, SendFn
@@ -218,6 +219,8 @@ def can_set(msg: Any, prop: str, value: Any) -> bool:
     """Whether Node-RED's setMessageProperty would succeed (it returns false otherwise)."""
     if prop.startswith("msg."):
         prop = prop[4:]
+    if is_plain_key(prop):
+        return isinstance(msg, dict)
     keys = normalise_path(prop, msg)
     create = value is not MISSING
     obj = msg
