@@ -11,7 +11,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from plantwire.runtime.message import MISSING, Msg, clone_msg
+from plantwire.runtime.message import Msg, clone_msg
 from plantwire.runtime.node import Node
 
 if TYPE_CHECKING:
@@ -344,7 +344,3 @@ class SubflowFlow(Flow):
             assert self.parent is not None
             handled = self.parent.handle_status(node, status, self.instance, True)
         return handled
-
-
-def missing_to_none(value: Any) -> Any:
-    return None if value is MISSING else value

@@ -562,24 +562,30 @@ def diff_flowsets(old: FlowSet, new: FlowSet, mode: str) -> dict[str, list[str]]
             continue
         if _significant(before) != _significant(raw):
             changed.add(nid)
-    # containers: a changed tab / subflow / group changes what is inside it
+    # containers: a changed tab / subflow / group changes what is inside it, a changed
+    # config node the nodes that reference it, a changed subflow its instances
+    members: dict[str, set[str]] = {}
+    for nid, raw in new.by_id.items():
+        if raw.get("z"):
+            members.setdefault(raw["z"], set()).add(nid)
+    refs_of: dict[str, set[str]] = {}
+    for nid, raw in new.by_id.items():
+        refs = {raw.get("z") or "", raw.get("g") or ""}
+        if raw["type"].startswith("subflow:"):
+            sub = raw["type"][8:]
+            refs |= {sub} | members.get(sub, set())
+        refs |= {
+            v
+            for k, v in raw.items()
+            if isinstance(v, str) and k not in ("id", "z", "g", "type") and v in new.by_id
+        }
+        refs_of[nid] = refs
+    gone = set(removed)
     grew = True
     while grew:
         grew = False
-        for nid, raw in new.by_id.items():
-            if nid in changed:
-                continue
-            z, g = raw.get("z"), raw.get("g")
-            refs = {z, g}
-            if raw["type"].startswith("subflow:"):
-                refs.add(raw["type"][8:])
-                refs |= {k for k, r in new.by_id.items() if r.get("z") == raw["type"][8:]}
-            refs |= {
-                v
-                for k, v in raw.items()
-                if isinstance(v, str) and k not in ("id", "z", "g", "type") and v in new.by_id
-            }
-            if refs & changed or refs & set(removed):
+        for nid, refs in refs_of.items():
+            if nid not in changed and (refs & changed or refs & gone):
                 changed.add(nid)
                 grew = True
     if mode == "flows":
