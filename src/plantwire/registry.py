@@ -17,7 +17,12 @@ from plantwire.runtime.errors import DuplicateNodeTypeError, UnknownNodeTypeErro
 __all__ = ["ENTRY_POINT_GROUP", "Registry", "default_registry", "load_node_types"]
 
 ENTRY_POINT_GROUP = "plantwire.nodes"
-BUILTIN_PACKAGES = ("plantwire.nodes.core",)
+BUILTIN_PACKAGES = (
+    "plantwire.nodes.core",
+    "plantwire.nodes.mqtt",
+    "plantwire.nodes.sparkplug",
+    "plantwire.nodes.uns",
+)
 
 log = logging.getLogger("plantwire.registry")
 
