@@ -113,3 +113,26 @@ def probe(
         "wires": wires if wires is not None else [[]],
         **extra,
     }
+
+
+def require_service(name: str, port: int, host: str = "127.0.0.1") -> None:
+    """Skip (visibly) when a loopback service is not running; in CI (PLANTWIRE_REQUIRE_SERVICES=1)
+    fail instead, so a test never skips silently there."""
+    import os
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return
+    except OSError as exc:
+        reason = f"{name} is not reachable on {host}:{port} ({exc})"
+    if os.environ.get("PLANTWIRE_REQUIRE_SERVICES"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def mosquitto() -> tuple[str, int]:
+    """The machine's Mosquitto on 127.0.0.1:1883."""
+    require_service("Mosquitto", 1883)
+    return ("127.0.0.1", 1883)

@@ -104,6 +104,8 @@ class Runtime:
         self.send_recorder: Callable[[Node, int, Msg], None] | None = None
         self.status_listeners: list[Callable[[Node, dict[str, Any]], None]] = []
         self.log_listeners: list[Callable[[Node | None, int, str], None]] = []
+        self.extensions: dict[str, Any] = {}
+        """Per-runtime state of node packages (e.g. the UNS topic tree), by package name."""
         self._queue: deque[tuple[Node, Msg]] = deque()
         self._scheduled = False
         self._room: asyncio.Event | None = None
