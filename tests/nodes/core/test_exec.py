@@ -14,7 +14,7 @@ def ex(command: str, **extra: Any) -> dict[str, Any]:
 
 
 async def _run(case: dict[str, Any]) -> None:
-    case.setdefault("settle_ms", 1500)
+    case.setdefault("settle_ms", 3000)  # a Python child starts slowly on a loaded machine
     result = await run_case(case_from_dict(case))
     assert result.passed, result.detail
 

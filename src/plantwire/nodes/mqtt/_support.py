@@ -1,0 +1,257 @@
+"""Data types and gmqtt adapters of :mod:`plantwire.nodes.mqtt.client`.
+
+Import the public names from ``plantwire.nodes.mqtt.client``; this module is its
+implementation detail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gmqtt  # type: ignore[import-untyped]
+from gmqtt.storage import PersistentStorage  # type: ignore[import-untyped]
+
+from plantwire.runtime.errors import PlantwireError
+
+__all__ = [
+    "AckStore",
+    "Filter",
+    "GmqttClient",
+    "InflightWindow",
+    "MqttError",
+    "MqttMessage",
+    "MqttNotConnected",
+    "MqttOptions",
+    "Subscription",
+    "WillSpec",
+    "describe_error",
+    "make_gmqtt_client",
+]
+
+
+class MqttError(PlantwireError):
+    """An MQTT operation failed (with the broker's reason where it gave one)."""
+
+
+class MqttNotConnected(MqttError):
+    """publish() while the connection is down."""
+
+
+@dataclass
+class MqttMessage:
+    """A received message. ``properties``: MQTT 5 properties by Node-RED's names
+    (contentType, userProperties, responseTopic, correlationData, messageExpiryInterval,
+    payloadFormatIndicator, subscriptionIdentifier, topicAlias)."""
+
+    topic: str
+    payload: bytes
+    qos: int = 0
+    retain: bool = False
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class WillSpec:
+    """A message the connection publishes (will, birth or close message)."""
+
+    topic: str
+    payload: bytes
+    qos: int = 0
+    retain: bool = False
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class MqttOptions:
+    """Everything needed to connect; ``connect_properties`` are MQTT 5 CONNECT
+    properties by Node-RED's names (sessionExpiryInterval, userProperties, ...)."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    client_id: str = ""
+    protocol_version: int = 4  # 4 = MQTT 3.1.1, 5 = MQTT 5
+    keepalive: int = 60
+    clean_session: bool = True
+    username: str | None = None
+    password: str | None = None
+    tls: ssl.SSLContext | None = None
+    will: WillSpec | None = None
+    birth: WillSpec | None = None
+    close: WillSpec | None = None
+    reconnect_min: float = 0.5
+    reconnect_max: float = 30.0
+    connect_timeout: float = 15.0
+    connect_properties: dict[str, Any] = field(default_factory=dict)
+
+
+class Subscription:
+    """Handle returned by :meth:`MqttConnection.subscribe`."""
+
+    def __init__(
+        self,
+        topic: str,
+        qos: int,
+        callback: Callable[[MqttMessage], None],
+        no_local: bool = False,
+        retain_as_published: bool = False,
+        retain_handling: int = 0,
+    ) -> None:
+        self.topic = topic
+        self.qos = qos
+        self.callback = callback
+        self.no_local = no_local
+        self.retain_as_published = retain_as_published
+        self.retain_handling = retain_handling
+
+    def __repr__(self) -> str:
+        return f"<Subscription {self.topic} qos {self.qos}>"
+
+
+class InflightWindow:
+    """At most ``limit`` unacknowledged QoS 1/2 publishes; waiters are served in order.
+
+    gmqtt raises OverflowError instead of waiting when the broker's receive maximum is
+    reached, so publish() takes a slot here first.
+    """
+
+    def __init__(self) -> None:
+        self.limit = 65533
+        self.used = 0
+        self.open = False
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def take(self) -> bool:
+        """Wait for a free slot; False when the window was closed (connection down)."""
+        while self.used >= self.limit or self._waiters:
+            if not self.open:
+                return False
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                raise
+            if self.used < self.limit:
+                break
+        if not self.open:
+            return False
+        self.used += 1
+        return True
+
+    def release(self) -> None:
+        self.used -= 1
+        self.wake()
+
+    def wake(self) -> None:
+        """Wake as many waiters as there are free slots (all of them when closed)."""
+        free = self.limit - self.used if self.open else len(self._waiters)
+        while free > 0 and self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                free -= 1
+
+
+class Filter:
+    """One broker subscription and the callbacks that share it."""
+
+    __slots__ = ("acked", "filter", "granted", "mid", "sub_id", "subs")
+
+    def __init__(self, topic_filter: str, sub_id: int) -> None:
+        self.filter = topic_filter
+        self.sub_id = sub_id
+        self.subs: list[Subscription] = []
+        self.mid: int | None = None
+        self.granted: int | None = None
+        self.acked = asyncio.Event()
+
+    def options(self) -> tuple[int, bool, bool, int]:
+        first = self.subs[0]
+        qos = max(s.qos for s in self.subs)
+        return qos, first.no_local, first.retain_as_published, first.retain_handling
+
+
+class GmqttClient(gmqtt.Client):  # type: ignore[misc]
+    """gmqtt's client with its own reconnect turned into a signal to our loop."""
+
+    owner: Any = None
+
+    async def reconnect(self, delay: bool = False) -> None:
+        if self.owner is not None:
+            self.owner._lost()
+
+
+class AckStore(PersistentStorage):  # type: ignore[misc]
+    """gmqtt's store of unacknowledged packets that also wakes publish() on an ack."""
+
+    def __init__(self, owner: Any) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def remove_message_by_mid(self, mid: int) -> None:
+        super().remove_message_by_mid(mid)
+        self._owner._acked(mid)
+
+    def clear(self) -> None:
+        mids = [mid for mid, _ in self.get_all()]
+        super().clear()
+        self._owner._session_cleared(mids)
+
+
+def describe_error(exc: BaseException, host: str, port: int) -> str:
+    """A plant engineer's description of why connecting failed."""
+    if isinstance(exc, ConnectionRefusedError):
+        return f"connection refused by {host}:{port} (is the broker running?)"
+    if isinstance(exc, TimeoutError):
+        return f"no answer from {host}:{port} in time"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS: the broker's certificate was not accepted ({exc.verify_message})"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed ({exc.reason or exc})"
+    if isinstance(exc, OSError) and exc.__class__.__name__ == "gaierror":
+        return f"cannot resolve host name {host!r}"
+    text = str(exc) or type(exc).__name__
+    return text
+
+
+def make_gmqtt_client(owner: Any, will: Any, connect_properties: dict[str, Any]) -> Any:
+    """A gmqtt client wired to ``owner`` (an MqttConnection)."""
+    o = owner.options
+    client = GmqttClient(
+        o.client_id or None,
+        clean_session=o.clean_session,
+        will_message=will,
+        persistent_storage=AckStore(owner),
+        logger=logging.getLogger("plantwire.mqtt.gmqtt"),
+        **connect_properties,
+    )
+    client.owner = owner
+    if o.username is not None:
+        client.set_auth_credentials(o.username, o.password)
+    client.on_message = owner._on_message
+    client.on_subscribe = owner._on_subscribe
+    client.on_disconnect = lambda *_a: owner._lost()
+    # gmqtt drops the reason code of PUBACK / PUBREC: note it before gmqtt handles them
+    handler = client._package_handler
+    for cmd in (0x40, 0x50):
+        handler._handler_cache[cmd] = _reason_peeker(owner._reasons, handler.__get_handler__(cmd))
+    return client
+
+
+def _reason_peeker(
+    reasons: dict[int, int], original: Callable[[int, bytes], None]
+) -> Callable[[int, bytes], None]:
+    def handle(cmd: int, packet: bytes) -> None:
+        if len(packet) > 2:
+            reasons[int.from_bytes(packet[:2], "big")] = packet[2]
+        original(cmd, packet)
+
+    return handle
