@@ -66,6 +66,7 @@ def render_node_doc(entry: dict[str, Any]) -> str:
     lines += [f"Category: {entry['category']} · {kind}", ""]
     props = entry["schema"].get("properties", {})
     own = {k: v for k, v in props.items() if k not in _BASE_FIELDS}
+    required = set(entry["schema"].get("required", []))
     if own:
         lines += [
             "## Properties",
@@ -76,7 +77,18 @@ def render_node_doc(entry: dict[str, Any]) -> str:
         for key, prop in own.items():
             default = prop.get("default", "")
             desc = str(prop.get("description", "")).replace("\n", " ").replace("|", "\\|")
-            dflt = repr(default) if "default" in prop else "(required)"
+            if "default" in prop:
+                dflt = repr(default)
+            elif key in required:
+                dflt = "(required)"
+            else:
+                dflt = (
+                    "[]"
+                    if prop.get("type") == "array"
+                    else "{}"
+                    if prop.get("type") == "object"
+                    else ""
+                )
             lines.append(f"| `{key}` | {_type_text(prop)} | `{dflt}` | {desc} |")
         lines.append("")
     lines += [

@@ -86,10 +86,10 @@ class Spool:
         self.max_messages, self.max_bytes, self.max_age = max_messages, max_bytes, max_age
         self._conn: sqlite3.Connection | None = None
         self._ckpt_conn: sqlite3.Connection | None = None
-        self._ckpt_task: asyncio.Future[None] | None = None
+        self._ckpt_task: asyncio.Task[None] | None = None
+        self._dirty, self._full = asyncio.Event(), asyncio.Event()  # wake the checkpointer
         self._writes = 0  # since the last checkpoint started
         self._unsynced = 0  # since the WAL was last fully checkpointed
-        self._timer: asyncio.TimerHandle | None = None
         self._count = self._bytes = self._dropped = self._episode_dropped = 0
         self._next_id = 1
         self._head_id: int | None = None  # the oldest item
@@ -108,6 +108,9 @@ class Spool:
             self._conn = await asyncio.to_thread(self._open_sync)
         except sqlite3.Error as exc:
             raise SpoolError(f"cannot open spool file {self.path}: {exc}") from exc
+        self._dirty.clear()
+        self._full.clear()
+        self._ckpt_task = asyncio.get_running_loop().create_task(self._checkpoints())
         if self._count:
             log.info(f"spool {self.name}: {self._count} items ({self._bytes} bytes) waiting")
 
@@ -116,16 +119,18 @@ class Spool:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             conn.executescript(_SCHEMA)
-            count, total, max_id = conn.execute(
-                "SELECT count(*), coalesce(sum(size), 0), coalesce(max(id), 0) FROM items"
-            ).fetchone()
+            self._load_counters(conn)
         except BaseException:
             conn.close()
             raise
-        self._count, self._bytes, self._next_id = int(count), int(total), int(max_id) + 1
-        self._dropped = 0
-        self._refresh_head(conn)
         return conn
+
+    def _load_counters(self, conn: sqlite3.Connection) -> None:
+        query = "SELECT count(*), coalesce(sum(size), 0), coalesce(max(id), 0) FROM items"
+        count, total, max_id = conn.execute(query).fetchone()
+        self._count, self._bytes = int(count), int(total)
+        self._next_id = max(self._next_id, int(max_id) + 1)
+        self._refresh_head(conn)
 
     async def close(self) -> None:
         """Checkpoint the WAL into the main file and close; items stay on disk."""
@@ -133,9 +138,8 @@ class Spool:
         if conn is None:
             return
         self._conn = None
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._dirty.set()  # let the checkpointer finish and end
+        self._full.set()
         if self._ckpt_task is not None:
             with contextlib.suppress(Exception):
                 await self._ckpt_task
@@ -174,9 +178,7 @@ class Spool:
     @property
     def oldest_age(self) -> float:
         """Age in seconds of the oldest item (0 when empty)."""
-        if self._head_ts is None:
-            return 0.0
-        return max(0.0, time.time() - self._head_ts)
+        return 0.0 if self._head_ts is None else max(0.0, time.time() - self._head_ts)
 
     def stats(self) -> dict[str, Any]:
         age = round(self.oldest_age, 3)
@@ -226,16 +228,11 @@ class Spool:
             self._refresh_head(conn)
 
         self._write(delete, txn=False)
-        end = _EPISODE_END
-        if self._in_episode and (
-            self._count <= self.max_messages * end and self._bytes <= self.max_bytes * end
-        ):
-            log.info(
-                f"spool {self.name}: under its limits again; {self._episode_dropped} items "
-                "were dropped meanwhile"
-            )
-            self._in_episode = False
-            self._episode_dropped = 0
+        fill = max(self._count / self.max_messages, self._bytes / self.max_bytes)
+        if self._in_episode and fill <= _EPISODE_END:
+            dropped = self._episode_dropped
+            log.info(f"spool {self.name}: under its limits again; {dropped} items dropped")
+            self._in_episode, self._episode_dropped = False, 0
 
     def expire(self) -> int:
         """Drop the items older than ``max_age`` now; returns how many were dropped."""
@@ -250,19 +247,17 @@ class Spool:
         """Run ``fn`` as one committed write transaction; counters are re-read on failure."""
         conn = self._require()
         try:
-            if not txn:
-                fn(conn)
-            else:
+            if txn:
                 conn.execute("BEGIN IMMEDIATE")
-                try:
-                    fn(conn)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
+            fn(conn)
+            if txn:
+                conn.execute("COMMIT")
         except BaseException as exc:
-            self._reload(conn)
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                self._load_counters(conn)  # re-read what the failed transaction left
             if isinstance(exc, sqlite3.Error):
                 raise SpoolError(f"cannot write to spool file {self.path}: {exc}") from exc
             raise
@@ -314,25 +309,11 @@ class Spool:
 
     def _refresh_head(self, conn: sqlite3.Connection) -> None:
         row = conn.execute("SELECT id, ts FROM items ORDER BY id LIMIT 1").fetchone()
-        if row is None:
-            self._head_id = self._head_ts = None
-        else:
-            self._head_id, self._head_ts = int(row[0]), float(row[1])
-
-    def _reload(self, conn: sqlite3.Connection) -> None:
-        """Re-read the counters after a failed transaction."""
-        with contextlib.suppress(sqlite3.Error):
-            count, total, max_id = conn.execute(
-                "SELECT count(*), coalesce(sum(size), 0), coalesce(max(id), 0) FROM items"
-            ).fetchone()
-            self._count, self._bytes = int(count), int(total)
-            self._next_id = max(self._next_id, int(max_id) + 1)
-            self._refresh_head(conn)
+        self._head_id, self._head_ts = (int(row[0]), float(row[1])) if row else (None, None)
 
     def _wrote(self, conn: sqlite3.Connection) -> None:
-        """Count a write. The WAL is checkpointed (synced into the main file) by a worker
-        thread after _CHECKPOINT_EVERY writes or _CHECKPOINT_DELAY seconds; inline only
-        when background checkpoints never catch up with a writer that never pauses."""
+        """Count a write. Checkpoints run in the background; inline only when they never
+        catch up with a writer that never pauses (see _checkpoints)."""
         self._writes += 1
         self._unsynced += 1
         if self._unsynced >= _CHECKPOINT_INLINE:
@@ -340,50 +321,32 @@ class Spool:
                 busy, frames, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 if not busy and frames == done:
                     self._writes = self._unsynced = 0
-        elif self._ckpt_task is not None:
-            return
-        elif self._writes >= _CHECKPOINT_EVERY:
-            self._checkpoint()
-        elif self._timer is None:
-            self._timer = _call_later(_CHECKPOINT_DELAY, self._checkpoint)
+        self._dirty.set()
+        if self._writes >= _CHECKPOINT_EVERY:
+            self._full.set()
 
-    def _checkpoint(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._ckpt_task is not None or self._conn is None or not self._writes:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        self._writes = 0
-        self._ckpt_task = loop.run_in_executor(None, self._checkpoint_sync)
-        self._ckpt_task.add_done_callback(self._checkpoint_done)
+    async def _checkpoints(self) -> None:
+        """Sync the WAL into the main file (the only fsyncs) in a worker thread, after
+        _CHECKPOINT_EVERY writes or _CHECKPOINT_DELAY seconds after a write."""
+        while self._conn is not None:
+            await self._dirty.wait()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._full.wait(), _CHECKPOINT_DELAY)
+            self._dirty.clear()
+            self._full.clear()
+            self._writes = 0
+            try:
+                await asyncio.to_thread(self._checkpoint_sync)
+            except sqlite3.Error as exc:
+                log.debug(f"spool {self.name}: checkpoint failed: {exc}")
+                continue
+            if not self._writes:
+                self._unsynced = 0  # no write during the checkpoint: the WAL starts over
 
     def _checkpoint_sync(self) -> None:
         if self._ckpt_conn is None:
-            self._ckpt_conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False
-            )
-            self._ckpt_conn.execute("PRAGMA busy_timeout=2000")
+            self._ckpt_conn = sqlite3.connect(self.path, isolation_level=None, timeout=2.0)
         self._ckpt_conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-
-    def _checkpoint_done(self, fut: asyncio.Future[None]) -> None:
-        self._ckpt_task = None
-        if fut.cancelled() or fut.exception() is not None:
-            log.debug(f"spool {self.name}: checkpoint failed: {fut}")
-        elif not self._writes:
-            self._unsynced = 0  # no write during the checkpoint: the WAL restarts
-        if self._writes and self._timer is None and self._conn is not None:
-            self._timer = _call_later(_CHECKPOINT_DELAY, self._checkpoint)
-
-
-def _call_later(delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle | None:
-    try:
-        return asyncio.get_running_loop().call_later(delay, callback)
-    except RuntimeError:  # no event loop (synchronous use): inline fallback only
-        return None
 
 
 class Forwarder:
@@ -429,15 +392,13 @@ class Forwarder:
             await self.spool.open()
             self._owns_spool = True
         self._running = True
-        self._task = asyncio.get_running_loop().create_task(
-            self._replay(), name=f"spool-replay-{self.name}"
-        )
+        self._task = asyncio.get_running_loop().create_task(self._replay())
         if len(self.spool):
             self._wake.set()
 
     async def stop(self) -> None:
-        """Stop replaying (an interrupted send is retried next time) and close the
-        spool if :meth:`start` opened it. Unsent items stay on disk."""
+        """Stop replaying and close the spool if ``start`` opened it; unsent items (and an
+        interrupted send) stay on disk."""
         self._running = False
         task, self._task = self._task, None
         if task is not None:
@@ -474,11 +435,8 @@ class Forwarder:
     async def submit(self, item: bytes) -> None:
         """Send now when the remote is up and nothing is waiting, else spool it.
 
-        Returns once the item was delivered or written to the spool. Raises
-        :class:`Rejected` when ``send`` rejected it on the direct path,
-        :class:`SpoolClosed` when the forwarder is stopped, :class:`SpoolError` when
-        the spool cannot be written.
-        """
+        Returns once the item was delivered or is on disk. Raises :class:`Rejected` (from
+        a direct send), :class:`SpoolClosed` (stopped) or :class:`SpoolError`."""
         if not self._running:
             raise SpoolClosed(f"forwarder {self.name} is not running")
         if self._direct == 0 and not self._direct_possible():
@@ -526,15 +484,12 @@ class Forwarder:
                 delay = self.retry_min
                 continue
             try:
-                ok = await self._replay_batch()
+                if await self._replay_batch():
+                    delay = self.retry_min
+                    continue
             except SpoolError as exc:
-                log.error("forwarder %s: %s", self.name, exc)
-                ok = False
-            if ok:
-                delay = self.retry_min
-                continue
-            # back off, but retry at once when the connection is (re)established
-            self._reconnected.clear()
+                log.error(f"forwarder {self.name}: {exc}")
+            self._reconnected.clear()  # back off; retry at once when the remote is back
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._reconnected.wait(), delay)
             delay = min(delay * 2, self.retry_max)
@@ -550,11 +505,11 @@ class Forwarder:
                 except Rejected as exc:
                     self.rejected += 1
                     log.error(f"forwarder {self.name}: item {item_id} rejected, dropped: {exc}")
-                    if self.on_reject is not None:
-                        try:
+                    try:
+                        if self.on_reject is not None:
                             self.on_reject(item, exc)
-                        except Exception:
-                            log.exception("forwarder %s: on_reject failed", self.name)
+                    except Exception:
+                        log.exception(f"forwarder {self.name}: on_reject failed")
                 except Exception as exc:
                     if not self._failing:
                         self._failing = True

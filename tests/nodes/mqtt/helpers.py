@@ -119,7 +119,9 @@ async def watcher(
     """A plain client subscribed to ``topic``; yields the list of messages received."""
     got: list[MqttMessage] = []
     conn = MqttConnection(
-        MqttOptions(port=port, protocol_version=version, client_id=uniq("w").replace("/", ""), **opts)
+        MqttOptions(
+            port=port, protocol_version=version, client_id=uniq("w").replace("/", ""), **opts
+        )
     )
     await conn.start()
     assert await conn.wait_connected(10)

@@ -99,7 +99,7 @@ async def test_broker_restart_loses_nothing_and_keeps_order(
         print(
             "\nMQTT fault test: sent={sent} received={received} lost={lost} "
             "duplicates={duplicates} reordered={reordered}".format(**result),
-            f"spooled-now={out.forwarder.pending if out.forwarder else '-'}",
+            f"forwarder={out.forwarder.stats() if out.forwarder else None}",
         )
         await rt.stop()
         await subscriber.stop()

@@ -84,7 +84,9 @@ async def test_msg_properties_and_node_settings(make_runtime: Callable[..., Runt
     )
     await wait_subscribed(rt, "in")
     await wait_connected(rt, "dyn")
-    await send(rt, "src", {"topic": f"{base}/dyn", "payload": {"a": 1.0, "b": [True, None]}, "qos": 2})
+    await send(
+        rt, "src", {"topic": f"{base}/dyn", "payload": {"a": 1.0, "b": [True, None]}, "qos": 2}
+    )
     await wait_for(lambda: len(received(rt, "got")) == 2)
     by_topic = {m["topic"]: m for m in received(rt, "got")}
     assert by_topic[f"{base}/dyn"]["qos"] == 2
@@ -128,7 +130,9 @@ async def test_retained_message_reaches_a_later_subscriber(
 ) -> None:
     base = uniq()
     rt = make_runtime()
-    await rt.deploy([TAB, broker(), probe("src", ["out"]), mqtt_out("out", f"{base}/r", retain="true")])
+    await rt.deploy(
+        [TAB, broker(), probe("src", ["out"]), mqtt_out("out", f"{base}/r", retain="true")]
+    )
     await wait_connected(rt, "out")
     await send(rt, "src", {"payload": "kept", "qos": 1})
     await asyncio.sleep(0.3)
@@ -172,7 +176,12 @@ async def test_shared_subscription_across_two_runtimes(
     make_runtime: Callable[..., Runtime], tmp_path: Any
 ) -> None:
     base = uniq()
-    flows = [TAB, broker(protocolVersion="5"), mqtt_in("in", f"$share/grp/{base}/#", ["got"]), probe("got")]
+    flows = [
+        TAB,
+        broker(protocolVersion="5"),
+        mqtt_in("in", f"$share/grp/{base}/#", ["got"]),
+        probe("got"),
+    ]
     rt1 = make_runtime(data_dir=tmp_path / "a")
     rt2 = make_runtime(data_dir=tmp_path / "b")
     await rt1.deploy(flows)
@@ -277,12 +286,16 @@ async def test_dynamic_subscribe_and_unsubscribe(make_runtime: Callable[..., Run
     )
     await wait_connected(rt, "out")
     node: Any = rt.get_node("in")
-    await send(rt, "ctl", {"action": "subscribe", "topic": [f"{base}/a", {"topic": f"{base}/b", "qos": 1}]})
+    await send(
+        rt, "ctl", {"action": "subscribe", "topic": [f"{base}/a", {"topic": f"{base}/b", "qos": 1}]}
+    )
     await wait_for(lambda: len(node.dynamic_subs) == 2)
     conn = node.broker.conn
     for handle in node._dyn_handles.values():
         assert await conn.wait_subscribed(handle, 10)
-    await send(rt, "src", {"topic": f"{base}/a", "payload": 1}, {"topic": f"{base}/b", "payload": 2})
+    await send(
+        rt, "src", {"topic": f"{base}/a", "payload": 1}, {"topic": f"{base}/b", "payload": 2}
+    )
     await wait_for(lambda: len(received(rt, "got")) == 2)
     await send(rt, "ctl", {"action": "unsubscribe", "topic": f"{base}/a"})
     await send(rt, "ctl", {"action": "getSubscriptions"})
@@ -291,7 +304,9 @@ async def test_dynamic_subscribe_and_unsubscribe(make_runtime: Callable[..., Run
     assert listing["topic"] == "subscriptions"
     assert [s["topic"] for s in listing["payload"]] == [f"{base}/b"]
     await asyncio.sleep(0.2)
-    await send(rt, "src", {"topic": f"{base}/a", "payload": 3}, {"topic": f"{base}/b", "payload": 4})
+    await send(
+        rt, "src", {"topic": f"{base}/a", "payload": 3}, {"topic": f"{base}/b", "payload": 4}
+    )
     await wait_for(lambda: len(received(rt, "got")) == 4)
     await asyncio.sleep(0.3)
     assert [m["payload"] for m in received(rt, "got") if m["topic"] != "subscriptions"] == [1, 2, 4]

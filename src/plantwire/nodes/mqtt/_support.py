@@ -30,6 +30,7 @@ __all__ = [
     "MqttOptions",
     "Subscription",
     "WillSpec",
+    "connect_once",
     "describe_error",
     "make_gmqtt_client",
 ]
@@ -255,3 +256,29 @@ def _reason_peeker(
         original(cmd, packet)
 
     return handle
+
+
+async def connect_once(client: Any, o: Any, lost_event: asyncio.Event) -> None:
+    """One connection attempt of gmqtt ``client`` with MqttOptions ``o``; gives up early
+    when the broker closes the connection before CONNACK (``lost_event``)."""
+    attempt = asyncio.ensure_future(
+        client.connect(
+            o.host, o.port, ssl=o.tls or False, keepalive=o.keepalive, version=o.protocol_version
+        )
+    )
+    lost = asyncio.ensure_future(lost_event.wait())
+    try:
+        done, _ = await asyncio.wait(
+            {attempt, lost}, timeout=o.connect_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        lost.cancel()
+        if not attempt.done():
+            attempt.cancel()
+    if attempt in done:
+        attempt.result()
+    elif not done:
+        raise TimeoutError()
+    if lost_event.is_set() or not client.is_connected:
+        hint = " (is the TLS client certificate accepted?)" if o.tls else ""
+        raise ConnectionError(f"the broker closed the connection while connecting{hint}")

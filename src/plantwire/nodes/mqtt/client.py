@@ -34,6 +34,7 @@ from ._support import (
     MqttOptions,
     Subscription,
     WillSpec,
+    connect_once,
     describe_error,
     make_gmqtt_client,
 )
@@ -96,8 +97,7 @@ class MqttConnection:
         return self._state
 
     @property
-    def detail(self) -> str:
-        """Why the connection is down (empty when connected)."""
+    def detail(self) -> str:  # why the connection is down ("" when connected)
         return self._detail
 
     @property
@@ -198,7 +198,7 @@ class MqttConnection:
                 self._client = self._make_client()
             self._lost_event.clear()
             try:
-                await self._connect_once()
+                await connect_once(self._client, o, self._lost_event)
             except asyncio.CancelledError:
                 self._abort_transport()
                 raise
@@ -233,36 +233,6 @@ class MqttConnection:
             log.warning("MQTT %s: connection lost (reconnecting)", self.name)
             down_logged = True
             await asyncio.sleep(o.reconnect_min)
-
-    async def _connect_once(self) -> None:
-        """One connection attempt; gives up when the broker closes the connection first."""
-        o = self.options
-        assert self._lost_event is not None
-        attempt = asyncio.ensure_future(
-            self._client.connect(
-                o.host,
-                o.port,
-                ssl=o.tls or False,
-                keepalive=o.keepalive,
-                version=o.protocol_version,
-            )
-        )
-        lost = asyncio.ensure_future(self._lost_event.wait())
-        try:
-            done, _ = await asyncio.wait(
-                {attempt, lost}, timeout=o.connect_timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            lost.cancel()
-            if not attempt.done():
-                attempt.cancel()
-        if attempt in done:
-            attempt.result()
-        elif not done:
-            raise TimeoutError()
-        if self._lost_event.is_set() or not self._client.is_connected:
-            hint = " (is the TLS client certificate accepted?)" if o.tls else ""
-            raise ConnectionError(f"the broker closed the connection while connecting{hint}")
 
     def _abort_transport(self) -> None:
         conn = self._client._connection if self._client is not None else None
