@@ -1,7 +1,5 @@
-"""Store-and-forward: a disk-backed FIFO (SQLite, WAL) in front of a remote system.
-
-Any sink (mqtt out, sparkplug-edge, later SQL and HTTP) puts one :class:`Forwarder` in
-front of its remote system:
+"""Store-and-forward: a disk-backed FIFO (SQLite, WAL) in front of a remote system. Any
+sink (mqtt out, sparkplug-edge, later SQL and HTTP) puts one :class:`Forwarder` before it:
 
     spool = Spool(data_dir / "spool" / f"{node.id}.sqlite", max_messages=..., max_age=...)
     forwarder = Forwarder(spool, send=publish_one, name=node.id)
@@ -40,9 +38,9 @@ _CHECKPOINT_EVERY = 1000  # writes between two background WAL checkpoints ...
 _CHECKPOINT_DELAY = 1.0  # ... or seconds after a write, whichever comes first
 _CHECKPOINT_INLINE = 4000  # writes not fully checkpointed after which one runs inline
 _EPISODE_END = 0.9  # an overflow episode ends when a delivery brings it under 90 % of limits
+_CONNECT: dict[str, Any] = {"isolation_level": None, "check_same_thread": False, "timeout": 2.0}
 _SCHEMA = """
 PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0;
-PRAGMA busy_timeout=2000;
 CREATE TABLE IF NOT EXISTS items (
     id INTEGER PRIMARY KEY, ts REAL NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL);
 """
@@ -57,18 +55,15 @@ class SpoolClosed(SpoolError):
 
 
 class Rejected(PlantwireError):
-    """Raised by a ``send`` function for an item the remote will never accept (an
-    invalid topic, a constraint violation): the item is not retried but removed and
-    counted in :attr:`Forwarder.rejected`."""
+    """Raised by ``send`` for an item the remote will never accept (an invalid topic, a
+    constraint violation): it is removed, not retried, and counted in ``rejected``."""
 
 
 class Spool:
     """A durable FIFO of byte items in one SQLite file (WAL mode).
 
-    ``put`` appends (committed before it returns), ``peek`` reads the oldest items,
-    ``ack(id)`` removes every item up to ``id``. ``max_bytes`` limits the sum of item
-    lengths. All methods but ``open``/``close`` are synchronous, for the event loop: each
-    is one short transaction. WAL checkpoints (the only fsyncs) run in a worker thread.
+    ``max_bytes`` limits the sum of item lengths. All methods but ``open``/``close`` are
+    synchronous, for the event loop: each is one short transaction.
     """
 
     def __init__(
@@ -88,8 +83,7 @@ class Spool:
         self._ckpt_conn: sqlite3.Connection | None = None
         self._ckpt_task: asyncio.Task[None] | None = None
         self._dirty, self._full = asyncio.Event(), asyncio.Event()  # wake the checkpointer
-        self._writes = 0  # since the last checkpoint started
-        self._unsynced = 0  # since the WAL was last fully checkpointed
+        self._writes = self._unsynced = 0  # since the last checkpoint / full WAL sync
         self._count = self._bytes = self._dropped = self._episode_dropped = 0
         self._next_id = 1
         self._head_id: int | None = None  # the oldest item
@@ -108,15 +102,14 @@ class Spool:
             self._conn = await asyncio.to_thread(self._open_sync)
         except sqlite3.Error as exc:
             raise SpoolError(f"cannot open spool file {self.path}: {exc}") from exc
-        self._dirty.clear()
-        self._full.clear()
+        self._dirty, self._full = asyncio.Event(), asyncio.Event()
         self._ckpt_task = asyncio.get_running_loop().create_task(self._checkpoints())
         if self._count:
             log.info(f"spool {self.name}: {self._count} items ({self._bytes} bytes) waiting")
 
     def _open_sync(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn: sqlite3.Connection = sqlite3.connect(self.path, **_CONNECT)
         try:
             conn.executescript(_SCHEMA)
             self._load_counters(conn)
@@ -186,20 +179,21 @@ class Spool:
 
     def put(self, item: bytes) -> None:
         """Append ``item``; durable (survives kill -9) when this returns."""
-        now, size = time.time(), len(item)
-        row = (self._next_id, now, size, item)
-        insert = "INSERT INTO items(id, ts, size, data) VALUES (?, ?, ?, ?)"
-        if not self._over_limits(now, 1, size):
-            self._write(lambda conn: conn.execute(insert, row), txn=False)
-            self._added(row[0], now, size)
-            return
+        now, size, item_id = time.time(), len(item), self._next_id
+        over = self._over_limits(now, 1, size)
 
-        def put_and_trim(conn: sqlite3.Connection) -> None:
-            conn.execute(insert, row)
-            self._added(row[0], now, size)
-            self._note_dropped(self._trim(conn, now), "limit reached")
+        def insert(conn: sqlite3.Connection) -> None:
+            sql = "INSERT INTO items(id, ts, size, data) VALUES (?, ?, ?, ?)"
+            conn.execute(sql, (item_id, now, size, item))
+            self._next_id = item_id + 1
+            self._count += 1
+            self._bytes += size
+            if self._head_id is None:
+                self._head_id, self._head_ts = item_id, now
+            if over:  # same transaction: drop the oldest
+                self._note_dropped(self._trim(conn, now), "limit reached")
 
-        self._write(put_and_trim)
+        self._write(insert, txn=over)
 
     def peek(self, limit: int) -> list[tuple[int, bytes]]:
         """Up to ``limit`` oldest items as (id, item), without removing them."""
@@ -253,22 +247,14 @@ class Spool:
             if txn:
                 conn.execute("COMMIT")
         except BaseException as exc:
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
             with contextlib.suppress(sqlite3.Error):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 self._load_counters(conn)  # re-read what the failed transaction left
             if isinstance(exc, sqlite3.Error):
                 raise SpoolError(f"cannot write to spool file {self.path}: {exc}") from exc
             raise
         self._wrote(conn)
-
-    def _added(self, item_id: int, ts: float, size: int) -> None:
-        self._next_id = item_id + 1
-        self._count += 1
-        self._bytes += size
-        if self._head_id is None:
-            self._head_id, self._head_ts = item_id, ts
 
     def _over_limits(self, now: float, extra_count: int, extra_bytes: int) -> bool:
         too_old = self._head_ts is not None and now - self._head_ts > (self.max_age or 1e300)
@@ -280,7 +266,6 @@ class Spool:
         cutoff = now - self.max_age if self.max_age is not None else None
         count, total = self._count, self._bytes
         last_drop: int | None = None
-        dropped = 0
         cur = conn.execute("SELECT id, ts, size FROM items ORDER BY id")
         try:
             for item_id, ts, size in cur:
@@ -288,12 +273,11 @@ class Spool:
                 if not (old or count > self.max_messages or total > self.max_bytes):
                     break
                 last_drop, count, total = int(item_id), count - 1, total - int(size)
-                dropped += 1
         finally:
             cur.close()
         if last_drop is not None:
             conn.execute("DELETE FROM items WHERE id <= ?", (last_drop,))
-        self._count, self._bytes = count, total
+        dropped, self._count, self._bytes = self._count - count, count, total
         self._refresh_head(conn)
         return dropped
 
@@ -345,7 +329,7 @@ class Spool:
 
     def _checkpoint_sync(self) -> None:
         if self._ckpt_conn is None:
-            self._ckpt_conn = sqlite3.connect(self.path, isolation_level=None, timeout=2.0)
+            self._ckpt_conn = sqlite3.connect(self.path, **_CONNECT)
         self._ckpt_conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
@@ -375,8 +359,7 @@ class Forwarder:
         self.spool, self._send, self.name = spool, send, name or spool.name
         self.retry_min, self.retry_max = retry_min, retry_max
         self.batch_size, self.on_reject = max(1, batch_size), on_reject
-        self.sent = 0  # items delivered (directly or replayed)
-        self.rejected = 0  # items dropped because send raised Rejected
+        self.sent = self.rejected = 0  # items delivered; dropped because send raised Rejected
         self._up = self._running = self._owns_spool = self._failing = False
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()  # work may be available
@@ -393,12 +376,9 @@ class Forwarder:
             self._owns_spool = True
         self._running = True
         self._task = asyncio.get_running_loop().create_task(self._replay())
-        if len(self.spool):
-            self._wake.set()
 
     async def stop(self) -> None:
-        """Stop replaying and close the spool if ``start`` opened it; unsent items (and an
-        interrupted send) stay on disk."""
+        """Stop replaying; close the spool if ``start`` opened it. Unsent items stay."""
         self._running = False
         task, self._task = self._task, None
         if task is not None:
@@ -421,10 +401,6 @@ class Forwarder:
         self._up = False
 
     @property
-    def is_up(self) -> bool:
-        return self._up
-
-    @property
     def pending(self) -> int:
         """Items waiting in the spool."""
         return len(self.spool)
@@ -433,17 +409,15 @@ class Forwarder:
         return {"up": self._up, "sent": self.sent, "rejected": self.rejected, **self.spool.stats()}
 
     async def submit(self, item: bytes) -> None:
-        """Send now when the remote is up and nothing is waiting, else spool it.
-
-        Returns once the item was delivered or is on disk. Raises :class:`Rejected` (from
-        a direct send), :class:`SpoolClosed` (stopped) or :class:`SpoolError`."""
+        """Send now when the remote is up and nothing is waiting, else spool it; returns
+        once the item was delivered or is on disk. Raises :class:`Rejected` (from a direct
+        send), :class:`SpoolClosed` (stopped) or :class:`SpoolError`."""
         if not self._running:
             raise SpoolClosed(f"forwarder {self.name} is not running")
         if self._direct == 0 and not self._direct_possible():
             self._spool(item)
             return
-        # direct path: serialised under the lock, so a failed send is spooled before
-        # any submit that came after it
+        # direct path, serialised: a failed send is spooled before any later submit
         self._direct += 1
         try:
             async with self._lock:
@@ -502,6 +476,7 @@ class Forwarder:
             async with self._lock:
                 try:
                     await self._send(item)
+                    self.sent += 1
                 except Rejected as exc:
                     self.rejected += 1
                     log.error(f"forwarder {self.name}: item {item_id} rejected, dropped: {exc}")
@@ -511,15 +486,11 @@ class Forwarder:
                     except Exception:
                         log.exception(f"forwarder {self.name}: on_reject failed")
                 except Exception as exc:
-                    if not self._failing:
+                    if not self._failing:  # one warning per failing streak
                         self._failing = True
                         n = len(self.spool)
                         log.warning(f"forwarder {self.name}: send failed ({exc}); {n} waiting")
-                    else:
-                        log.debug("forwarder %s: retry failed: %s", self.name, exc)
                     return False
-                else:
-                    self.sent += 1
                 self.spool.ack(item_id)
             if self._failing:
                 self._failing = False

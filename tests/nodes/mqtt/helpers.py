@@ -171,7 +171,9 @@ class Mosquitto:
                 return
             except OSError:
                 if loop.time() > deadline or self.proc.returncode is not None:
-                    raise AssertionError(f"mosquitto did not start: {self.log.read_text()}")
+                    raise AssertionError(
+                        f"mosquitto did not start: {self.log.read_text()}"
+                    ) from None
                 await asyncio.sleep(0.05)
 
     async def stop(self) -> None:

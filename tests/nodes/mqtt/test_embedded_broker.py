@@ -8,9 +8,9 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-import gmqtt
+import gmqtt  # type: ignore[import-untyped]
 import pytest
-from gmqtt.mqtt.constants import MQTTv311
+from gmqtt.mqtt.constants import MQTTv311  # type: ignore[import-untyped]
 
 from plantwire.runtime.runtime import Runtime
 from tests.conftest import tab
