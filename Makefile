@@ -15,7 +15,8 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	@echo "== Plantwire demo: examples/line-monitor.json (Ctrl-C stops; ends by itself after 8 s) =="
+	@echo "== Plantwire demo: examples/line-monitor.json: readings, a Python function, an alarm, and MQTT"
+	@echo "== through an embedded broker on 127.0.0.1:18883 (no broker to install). Ends after 8 s. =="
 	$(BIN)/plantwire run examples/line-monitor.json --data .demo-data --for-seconds 8
 
 lint: $(STAMP)

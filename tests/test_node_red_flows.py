@@ -54,3 +54,5 @@ def test_demo_flow_is_valid_and_runs(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "filler-1" in proc.stdout and "seq: 2" in proc.stdout
+    # the readings went out through the embedded MQTT broker and came back in
+    assert "[debug:via MQTT]" in proc.stdout and "plant/line1/filler-1/temp" in proc.stdout

@@ -158,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stdout,
     )
+    if not args.verbose:
+        # libraries that narrate every state change at INFO (amqtt's state machine)
+        for noisy in ("transitions", "amqtt"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     result: int = args.func(args)
     return result
 
