@@ -1,0 +1,1 @@
+"""Building blocks shared by node families (polling coordinator, value messages). No node types."""
