@@ -17,6 +17,12 @@ from plantwire.runtime.errors import FlowFileError, FlowValidationError, Plantwi
 log = logging.getLogger("plantwire")
 
 
+def _cmd_sim(args: argparse.Namespace) -> int:
+    from plantwire.sim.cli import main as sim_main
+
+    return sim_main(list(args.sim_args))
+
+
 def _cmd_version(args: argparse.Namespace) -> int:
     print(f"plantwire {__version__}")
     return 0
@@ -145,6 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("nodes", help="list node types")
     p.add_argument("--json", action="store_true", help="JSON Schema and metadata of every type")
     p.set_defaults(func=_cmd_nodes)
+
+    p = sub.add_parser(
+        "sim", help="run the virtual factory on loopback (plantwire sim --help)", add_help=False
+    )
+    p.add_argument("sim_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_cmd_sim)
 
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=_cmd_version)

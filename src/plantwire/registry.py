@@ -22,6 +22,10 @@ BUILTIN_PACKAGES = (
     "plantwire.nodes.mqtt",
     "plantwire.nodes.sparkplug",
     "plantwire.nodes.uns",
+    "plantwire.nodes.modbus",
+    "plantwire.nodes.opcua",
+    "plantwire.nodes.s7",
+    "plantwire.nodes.enip",
 )
 
 log = logging.getLogger("plantwire.registry")
