@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from plantwire.registry import Registry, load_node_types
-from plantwire.runtime.context import ContextManager, NodeContext
+from plantwire.runtime.context import ContextManager
 from plantwire.runtime.credentials import CredentialStore
+from plantwire.runtime.diff import diff_flowsets
 from plantwire.runtime.errors import FlowValidationError, Problem
 from plantwire.runtime.flow import Flow
 from plantwire.runtime.flowset import FlowSet, parse_flows
@@ -37,7 +38,6 @@ log = logging.getLogger("plantwire.runtime")
 node_log = logging.getLogger("plantwire.node")
 
 DEPLOY_TYPES = ("full", "flows", "nodes", "reload")
-IGNORED_FOR_DIFF = frozenset({"x", "y", "wires", "w", "h", "credentials"})
 
 
 class RuntimeSettings:
@@ -479,7 +479,9 @@ class Runtime:
         from plantwire.expressions import evaluate_typed
 
         result: dict[str, Any] = {}
-        scope = EnvScope(self, flow, result, group_id)
+        from plantwire.runtime.envscope import EnvScope
+
+        scope = EnvScope(flow, result, group_id)
         for item in items or []:
             if not isinstance(item, dict) or not item.get("name"):
                 continue
@@ -494,46 +496,6 @@ class Runtime:
             except Exception as exc:
                 log.error("env %s of %s: %s", item["name"], group_id or flow.id, error_text(exc))
         return result
-
-
-class EnvScope:
-    """Stands in for a node while a flow's or group's env list is evaluated."""
-
-    def __init__(self, runtime: Runtime, flow: Flow, partial: dict[str, Any], group_id: str | None):
-        self.id = group_id or flow.id
-        self.name = ""
-        self.type = "group" if group_id else "tab"
-        self.z = flow.id
-        self.g: str | None = None
-        self.alias = None
-        self._flow = flow
-        self._partial = partial
-        self._group_id = group_id
-        self._context: NodeContext | None = None
-
-    def get_env(self, name: str) -> Any:
-        if name in self._partial:
-            return self._partial[name]
-        if self._group_id:
-            group = self._flow.groups.get(self._group_id, {})
-            parent_g = group.get("g")
-            while parent_g:
-                genv = self._flow.group_env.get(parent_g, {})
-                if name in genv:
-                    return genv[name]
-                parent_g = self._flow.groups.get(parent_g, {}).get("g")
-            return self._flow.get_setting(name)
-        if self._flow.parent is not None:
-            return self._flow.parent.get_setting(name)
-        return self._flow.runtime.get_global_env(name)
-
-    def context(self) -> NodeContext:
-        if self._context is None:
-            m = self._flow.runtime.contexts
-            self._context = NodeContext(
-                m, f"{self.id}:{self.z}", self._flow.context_view, m.global_view
-            )
-        return self._context
 
 
 def downstream_async(node: Node) -> list[Node]:
@@ -551,52 +513,3 @@ def downstream_async(node: Node) -> list[Node]:
             continue
         stack.extend(t for port in n._targets for t in port)
     return found
-
-
-def diff_flowsets(old: FlowSet, new: FlowSet, mode: str) -> dict[str, list[str]]:
-    """Which node ids a deploy adds, changes (must restart) and removes."""
-    added = [i for i in new.by_id if i not in old.by_id]
-    removed = [i for i in old.by_id if i not in new.by_id]
-    changed: set[str] = set(added)
-    for nid, raw in new.by_id.items():
-        before = old.by_id.get(nid)
-        if before is None:
-            continue
-        if _significant(before) != _significant(raw):
-            changed.add(nid)
-    # containers: a changed tab / subflow / group changes what is inside it, a changed
-    # config node the nodes that reference it, a changed subflow its instances
-    members: dict[str, set[str]] = {}
-    for nid, raw in new.by_id.items():
-        if raw.get("z"):
-            members.setdefault(raw["z"], set()).add(nid)
-    refs_of: dict[str, set[str]] = {}
-    for nid, raw in new.by_id.items():
-        refs = {raw.get("z") or "", raw.get("g") or ""}
-        if raw["type"].startswith("subflow:"):
-            sub = raw["type"][8:]
-            refs |= {sub} | members.get(sub, set())
-        refs |= {
-            v
-            for k, v in raw.items()
-            if isinstance(v, str) and k not in ("id", "z", "g", "type") and v in new.by_id
-        }
-        refs_of[nid] = refs
-    gone = set(removed)
-    grew = True
-    while grew:
-        grew = False
-        for nid, refs in refs_of.items():
-            if nid not in changed and (refs & changed or refs & gone):
-                changed.add(nid)
-                grew = True
-    if mode == "flows":
-        tabs = {new.by_id[i].get("z") for i in changed if i in new.by_id} | {
-            old.by_id[i].get("z") for i in removed
-        }
-        changed |= {i for i, r in new.by_id.items() if r.get("z") in tabs or i in tabs}
-    return {"added": added, "changed": sorted(changed), "removed": removed}
-
-
-def _significant(raw: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in raw.items() if k not in IGNORED_FOR_DIFF}
