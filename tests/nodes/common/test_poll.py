@@ -191,3 +191,14 @@ def test_value_messages() -> None:
     from datetime import datetime
 
     assert iso_time(datetime(2026, 1, 2, 3, 4, 5, 6000)) == "2026-01-02T03:04:05.006Z"
+
+
+async def test_stop_right_after_unsubscribe_is_prompt() -> None:
+    device = Device()
+    coord = coordinator(device)
+    for _ in range(20):
+        sub = coord.subscribe([1], 0.01, lambda r: None)
+        await coord.start()
+        await asyncio.sleep(0.02)
+        coord.unsubscribe(sub)
+        await asyncio.wait_for(coord.stop(), 2)

@@ -176,11 +176,12 @@ class PollCoordinator(Generic[P]):
     async def stop(self) -> None:
         runner, self._runner = self._runner, None
         if runner is not None:
-            runner.cancel()
-            try:
-                await runner
-            except asyncio.CancelledError:
-                pass
+            # Python 3.11's wait_for can swallow a cancel that lands in the same loop turn
+            # as the event it waits for (an unsubscribe just before stop): cancel again
+            # until the task has really ended.
+            while not runner.done():
+                runner.cancel()
+                await asyncio.wait({runner}, timeout=0.2)
         if self._connected.is_set():
             self._connected.clear()
             try:
