@@ -25,7 +25,9 @@ A protocol supplies three things::
     coordinator.unsubscribe(sub)
 
 ``on_result(results)`` gets ``{point: PointResult}`` for the subscriber's points every
-cycle. Points must be hashable (frozen dataclasses are a good fit).
+cycle. Points must be hashable (frozen dataclasses are a good fit). ``execute`` may put a
+``PointResult(error=...)`` in its answer for one bad point of an otherwise good request.
+A ``ConnectionLost`` raised by an operation passed to ``call`` makes the loop reconnect.
 """
 
 from __future__ import annotations
@@ -202,7 +204,14 @@ class PollCoordinator(Generic[P]):
         if not self._connected.is_set():
             raise ConnectionLost(f"{self.name} is not connected ({self.last_error or self.state})")
         async with self._lock:
-            return await op()
+            try:
+                return await op()
+            except ConnectionLost as exc:
+                lost = exc
+        # the poll loop reconnects; the caller still gets the error
+        await self._lost(str(lost) or "connection lost")
+        self._changed.set()
+        raise lost
 
     # ----- the loop -------------------------------------------------------------------
 
@@ -327,7 +336,9 @@ class PollCoordinator(Generic[P]):
                 continue
             for p in request.points:
                 if p in values:
-                    results[p] = PointResult(value=values[p])
+                    v = values[p]
+                    # execute may report one bad point inside a good answer as a PointResult
+                    results[p] = v if isinstance(v, PointResult) else PointResult(value=v)
                 else:
                     results[p] = PointResult(error="no value in the device's answer")
         self.cycles += 1
