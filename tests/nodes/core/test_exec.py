@@ -102,7 +102,8 @@ async def test_exec_timer_kills_the_command() -> None:
 
 
 async def test_spawn_mode_streams_output_then_return_code() -> None:
-    code = "import sys; print('out'); print('err', file=sys.stderr); sys.exit(2)"
+    # one write per stream, so each arrives as one chunk however the child buffers
+    code = "import os, sys; os.write(1, b'out\\n'); os.write(2, b'err\\n'); sys.exit(2)"
     await _run(
         {
             "flow": [ex(f'{sys.executable} -c "{code}"', addpay="", useSpawn="true")],
