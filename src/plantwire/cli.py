@@ -177,8 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stdout,
     )
     if not args.verbose:
-        # libraries that narrate every state change at INFO (amqtt's state machine)
-        for noisy in ("transitions", "amqtt"):
+        # libraries that narrate every connection step at INFO
+        for noisy in ("transitions", "amqtt", "asyncua", "snap7", "pymodbus", "cpppo"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     result: int = args.func(args)
     return result
