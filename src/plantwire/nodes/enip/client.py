@@ -13,8 +13,8 @@ from typing import Any
 
 from pylogix import PLC  # type: ignore[import-untyped]
 
+from plantwire.nodes.common.device import BadPoint
 from plantwire.nodes.common.poll import ConnectionLost
-from plantwire.nodes.s7._device import BadPoint
 
 from .tag_codec import LogixTag, TagReadRequest
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from plantwire.nodes.common.device import DeviceEndpoint
 from plantwire.nodes.common.poll import PollCoordinator
-from plantwire.nodes.s7._device import DeviceEndpoint
 from plantwire.spec import LooseBool, LooseFloat, LooseInt, NodeConfig, node_type
 
 from .client import EnipLink, EnipSettings

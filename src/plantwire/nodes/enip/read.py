@@ -6,7 +6,7 @@ from collections.abc import Hashable
 
 from pydantic import Field
 
-from plantwire.nodes.s7._device import DeviceReadConfig, DeviceReadNode
+from plantwire.nodes.common.device import DeviceReadConfig, DeviceReadNode
 from plantwire.spec import node_type
 
 from .endpoint import EnipEndpointNode

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from plantwire.nodes.s7._device import DeviceWriteConfig, DeviceWriteNode
+from plantwire.nodes.common.device import DeviceWriteConfig, DeviceWriteNode
 from plantwire.spec import node_type
 
 from .endpoint import EnipEndpointNode

@@ -18,9 +18,9 @@ from snap7.client import Client
 from snap7.error import S7ConnectionError, S7Error, S7ProtocolError, S7TimeoutError
 from snap7.type import Area, WordLen
 
+from plantwire.nodes.common.device import BadPoint
 from plantwire.nodes.common.poll import ConnectionLost
 
-from ._device import BadPoint
 from .address_codec import S7Address, S7Block, S7ReadRequest, decode, encode
 
 __all__ = ["S7Link", "S7Settings", "explain"]

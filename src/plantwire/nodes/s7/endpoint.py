@@ -6,10 +6,10 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from plantwire.nodes.common.device import DeviceEndpoint
 from plantwire.nodes.common.poll import PollCoordinator
 from plantwire.spec import LooseFloat, LooseInt, NodeConfig, node_type
 
-from ._device import DeviceEndpoint
 from .address_codec import S7Address, S7ReadRequest, plan_reads
 from .client import CONNECTION_TYPES, S7Link, S7Settings
 

@@ -6,9 +6,9 @@ from collections.abc import Hashable
 
 from pydantic import Field
 
+from plantwire.nodes.common.device import DeviceReadConfig, DeviceReadNode
 from plantwire.spec import node_type
 
-from ._device import DeviceReadConfig, DeviceReadNode
 from .address_codec import parse_address
 from .endpoint import S7EndpointNode
 

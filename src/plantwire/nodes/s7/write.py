@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import Field
 
+from plantwire.nodes.common.device import DeviceWriteConfig, DeviceWriteNode
 from plantwire.spec import node_type
 
-from ._device import DeviceWriteConfig, DeviceWriteNode
 from .address_codec import S7Address, parse_address
 from .endpoint import S7EndpointNode
 
