@@ -11,9 +11,10 @@ from plantwire.nodes.common.values import bad, format_topic, value_msg
 from plantwire.runtime.node import Node
 
 from . import convert_codec as cc
+from .client import OpcUaConnection
 from .endpoint import OpcUaClientNode
 
-__all__ = ["Item", "ItemErrors", "dv_message", "find_client", "parse_items"]
+__all__ = ["Item", "ItemErrors", "OpcUaUserNode", "dv_message", "find_client", "parse_items"]
 
 
 class Item:
@@ -115,3 +116,30 @@ class ItemErrors:
             return
         ref = next(iter(self.current))
         self.node.status("yellow", "ring", f"{len(self.current)} of {total} bad: {ref}")
+
+
+class OpcUaUserNode(Node):
+    """Base of the nodes that use an ``opcua-client``: registered with it while running."""
+
+    def __init__(self, flow: Any, config: Any) -> None:
+        super().__init__(flow, config)
+        self.client_node: OpcUaClientNode | None = None
+        self.conn: OpcUaConnection | None = None
+
+    async def attach(self) -> bool:
+        """Register with the client config node; False when it is missing (reported)."""
+        self.client_node = find_client(self, str(getattr(self.config, "client", "") or ""))
+        if self.client_node is None:
+            return False
+        self.conn = await self.client_node.register(self)
+        return True
+
+    async def detach(self) -> None:
+        if self.client_node is not None:
+            await self.client_node.deregister(self)
+
+    async def start(self) -> None:
+        await self.attach()
+
+    async def close(self, removed: bool) -> None:
+        await self.detach()

@@ -12,13 +12,11 @@ from asyncua.ua.uaerrors import UaStatusCodeError
 from pydantic import Field, model_validator
 
 from plantwire.runtime.message import Msg
-from plantwire.runtime.node import DoneFn, Node, SendFn
+from plantwire.runtime.node import DoneFn, SendFn
 from plantwire.spec import LooseInt, NodeConfig, node_type
 
 from . import convert_codec as cc
-from ._common import find_client
-from .client import OpcUaConnection
-from .endpoint import OpcUaClientNode
+from ._common import OpcUaUserNode
 
 __all__ = ["OpcUaBrowseConfig", "OpcUaBrowseNode", "browse_tree"]
 
@@ -116,7 +114,7 @@ async def browse_tree(
 
 
 @node_type("opcua-browse")
-class OpcUaBrowseNode(Node):
+class OpcUaBrowseNode(OpcUaUserNode):
     """Browses the server's address space from a start node (configured, or
     ``msg.topic`` / ``msg.nodeId``) down to a depth (``msg.depth`` overrides) and sends
     the tree in ``msg.payload``: each node has ``nodeId``, ``browseName``,
@@ -133,13 +131,6 @@ class OpcUaBrowseNode(Node):
     def __init__(self, flow: Any, config: OpcUaBrowseConfig) -> None:
         super().__init__(flow, config)
         self.cfg = config
-        self.client_node: OpcUaClientNode | None = None
-        self.conn: OpcUaConnection | None = None
-
-    async def start(self) -> None:
-        self.client_node = find_client(self, self.cfg.client)
-        if self.client_node is not None:
-            self.conn = await self.client_node.register(self)
 
     async def on_input(self, msg: Msg, send: SendFn, done: DoneFn) -> None:
         if self.conn is None:
@@ -162,7 +153,3 @@ class OpcUaBrowseNode(Node):
         msg["payload"] = tree
         msg["truncated"] = truncated
         send(msg)
-
-    async def close(self, removed: bool) -> None:
-        if self.client_node is not None:
-            await self.client_node.deregister(self)

@@ -11,13 +11,11 @@ from asyncua.ua.uaerrors import UaStatusCodeError
 from pydantic import Field, field_validator, model_validator
 
 from plantwire.runtime.message import Msg
-from plantwire.runtime.node import DoneFn, Node, SendFn
+from plantwire.runtime.node import DoneFn, SendFn
 from plantwire.spec import NodeConfig, node_type
 
 from . import convert_codec as cc
-from ._common import find_client
-from .client import OpcUaConnection
-from .endpoint import OpcUaClientNode
+from ._common import OpcUaUserNode
 
 __all__ = ["OpcUaMethodConfig", "OpcUaMethodNode"]
 
@@ -62,7 +60,7 @@ class OpcUaMethodConfig(NodeConfig):
 
 
 @node_type("opcua-method")
-class OpcUaMethodNode(Node):
+class OpcUaMethodNode(OpcUaUserNode):
     """Calls an OPC UA method. The object and method come from the configuration, or
     ``msg.objectId`` / ``msg.methodId``; the input arguments from the configuration or
     ``msg.payload`` (a list, or a single value), converted to the data types the method
@@ -80,13 +78,6 @@ class OpcUaMethodNode(Node):
     def __init__(self, flow: Any, config: OpcUaMethodConfig) -> None:
         super().__init__(flow, config)
         self.cfg = config
-        self.client_node: OpcUaClientNode | None = None
-        self.conn: OpcUaConnection | None = None
-
-    async def start(self) -> None:
-        self.client_node = find_client(self, self.cfg.client)
-        if self.client_node is not None:
-            self.conn = await self.client_node.register(self)
 
     async def on_input(self, msg: Msg, send: SendFn, done: DoneFn) -> None:
         if self.conn is None:
@@ -164,7 +155,3 @@ class OpcUaMethodNode(Node):
         msg["payload"] = None if not outputs else outputs[0] if len(outputs) == 1 else outputs
         msg["statusCode"] = result.StatusCode.name
         send(msg)
-
-    async def close(self, removed: bool) -> None:
-        if self.client_node is not None:
-            await self.client_node.deregister(self)

@@ -12,13 +12,12 @@ from pydantic import Field, field_validator, model_validator
 
 from plantwire.nodes.common.poll import PointResult, PollSubscription
 from plantwire.runtime.message import Msg
-from plantwire.runtime.node import DoneFn, Node, SendFn
+from plantwire.runtime.node import DoneFn, SendFn
 from plantwire.spec import LooseFloat, NodeConfig, node_type
 
 from . import convert_codec as cc
-from ._common import Item, ItemErrors, dv_message, find_client, parse_items
-from .client import OpcUaConnection, Point
-from .endpoint import OpcUaClientNode
+from ._common import Item, ItemErrors, OpcUaUserNode, dv_message, parse_items
+from .client import Point
 
 __all__ = ["OpcUaReadConfig", "OpcUaReadNode"]
 
@@ -69,7 +68,7 @@ class OpcUaReadConfig(NodeConfig):
 
 
 @node_type("opcua-read")
-class OpcUaReadNode(Node):
+class OpcUaReadNode(OpcUaUserNode):
     """Reads OPC UA variables. With an interval the values are polled (together with
     every other read node of the same client, in as few requests as possible); a message
     arriving reads them at once (``msg.topic`` or ``msg.nodeId`` may name other node ids,
@@ -93,16 +92,12 @@ class OpcUaReadNode(Node):
         self.cfg = config
         self.items = parse_items(config.nodeIds)
         self.by_ref = {i.ref: i for i in self.items}
-        self.client_node: OpcUaClientNode | None = None
-        self.conn: OpcUaConnection | None = None
         self.sub: PollSubscription[Point] | None = None
         self.errors = ItemErrors(self)
 
     async def start(self) -> None:
-        self.client_node = find_client(self, self.cfg.client)
-        if self.client_node is None:
+        if not await self.attach() or self.conn is None:
             return
-        self.conn = await self.client_node.register(self)
         if self.items and self.cfg.interval > 0:
             points = [Point(i.ref) for i in self.items]
             self.sub = self.conn.coordinator.subscribe(points, self.cfg.interval, self._on_poll)
@@ -219,5 +214,4 @@ class OpcUaReadNode(Node):
     async def close(self, removed: bool) -> None:
         if self.conn is not None and self.sub is not None:
             self.conn.coordinator.unsubscribe(self.sub)
-        if self.client_node is not None:
-            await self.client_node.deregister(self)
+        await self.detach()

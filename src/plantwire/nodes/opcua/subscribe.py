@@ -7,12 +7,11 @@ from typing import Any
 from asyncua import ua
 from pydantic import Field, field_validator, model_validator
 
-from plantwire.runtime.node import Node
 from plantwire.spec import LooseFloat, LooseInt, NodeConfig, node_type
 
-from ._common import Item, ItemErrors, dv_message, find_client, parse_items
-from .client import MonitorItem, MonitorSpec, OpcUaConnection
-from .endpoint import OpcUaClientNode, status_for
+from ._common import Item, ItemErrors, OpcUaUserNode, dv_message, parse_items
+from .client import MonitorItem, MonitorSpec
+from .endpoint import status_for
 
 __all__ = ["OpcUaSubscribeConfig", "OpcUaSubscribeNode"]
 
@@ -77,7 +76,7 @@ class OpcUaSubscribeConfig(NodeConfig):
 
 
 @node_type("opcua-subscribe")
-class OpcUaSubscribeNode(Node):
+class OpcUaSubscribeNode(OpcUaUserNode):
     """Subscribes to OPC UA variables and sends one value message per data change the
     server reports (``payload``, ``topic``, ``quality``, ``sourceTimestamp`` from the
     server, ``nodeId``, ``point``). A deadband (absolute, or percent of the variable's
@@ -110,16 +109,12 @@ class OpcUaSubscribeNode(Node):
                 )
             )
             self.by_ref[item.ref] = item
-        self.client_node: OpcUaClientNode | None = None
-        self.conn: OpcUaConnection | None = None
         self.spec: MonitorSpec | None = None
         self.errors = ItemErrors(self)
 
     async def start(self) -> None:
-        self.client_node = find_client(self, self.cfg.client)
-        if self.client_node is None:
+        if not await self.attach() or self.client_node is None or self.conn is None:
             return
-        self.conn = await self.client_node.register(self)
         self.client_node.add_state_listener(self._on_state)
         self.spec = MonitorSpec(
             self.monitor_items, float(self.cfg.publishingInterval), self._on_change, self._on_error
@@ -155,5 +150,4 @@ class OpcUaSubscribeNode(Node):
             self.client_node.remove_state_listener(self._on_state)
         if self.conn is not None and self.spec is not None:
             await self.conn.remove_monitor(self.spec)
-        if self.client_node is not None:
-            await self.client_node.deregister(self)
+        await self.detach()

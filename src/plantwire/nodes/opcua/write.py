@@ -11,13 +11,12 @@ from asyncua.ua.uaerrors import UaStatusCodeError
 from pydantic import Field, model_validator
 
 from plantwire.runtime.message import Msg
-from plantwire.runtime.node import DoneFn, Node, SendFn
+from plantwire.runtime.node import DoneFn, SendFn
 from plantwire.spec import NodeConfig, node_type
 
 from . import convert_codec as cc
-from ._common import find_client
-from .client import OpcUaConnection
-from .endpoint import OpcUaClientNode, status_for
+from ._common import OpcUaUserNode
+from .endpoint import status_for
 
 __all__ = ["OpcUaWriteConfig", "OpcUaWriteNode"]
 
@@ -53,7 +52,7 @@ class OpcUaWriteConfig(NodeConfig):
 
 
 @node_type("opcua-write")
-class OpcUaWriteNode(Node):
+class OpcUaWriteNode(OpcUaUserNode):
     """Writes ``msg.payload`` to an OPC UA variable (the configured node id, else
     ``msg.nodeId`` or ``msg.topic``). The value is converted to the variable's data type
     (``"12.5"`` to a Double, ``1`` to a Boolean true, an ISO text to a DateTime, a list to
@@ -71,14 +70,7 @@ class OpcUaWriteNode(Node):
     def __init__(self, flow: Any, config: OpcUaWriteConfig) -> None:
         super().__init__(flow, config)
         self.cfg = config
-        self.client_node: OpcUaClientNode | None = None
-        self.conn: OpcUaConnection | None = None
         self.forced = cc.variant_type(config.dataType) if config.dataType else None
-
-    async def start(self) -> None:
-        self.client_node = find_client(self, self.cfg.client)
-        if self.client_node is not None:
-            self.conn = await self.client_node.register(self)
 
     async def on_input(self, msg: Msg, send: SendFn, done: DoneFn) -> None:
         if self.conn is None:
@@ -124,7 +116,3 @@ class OpcUaWriteNode(Node):
         msg["statusCode"] = status.name
         msg["nodeId"] = ref
         send(msg)
-
-    async def close(self, removed: bool) -> None:
-        if self.client_node is not None:
-            await self.client_node.deregister(self)
