@@ -339,9 +339,10 @@ class Runtime:
 
     def _drain(self) -> None:
         queue = self._queue
+        popleft = queue.popleft
         receive = self.receive_now
         for _ in range(len(queue)):
-            target, msg = queue.popleft()
+            target, msg = popleft()
             target.stats.queued -= 1
             receive(target, msg)
         if queue:
@@ -370,8 +371,11 @@ class Runtime:
                 done.called = True
                 node.error(exc, msg)
             return
-        if not node.manual_done and not done.called:
-            done()
+        if not done.called and not node.manual_done:
+            # done() without an error, inline: this runs once per hop
+            done.called = True
+            if node.flow.complete_map:
+                node.flow.handle_complete(node, msg)
 
     def _enqueue_async(self, node: Node, msg: Msg) -> None:
         if node._queue is None:
