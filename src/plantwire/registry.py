@@ -26,6 +26,7 @@ BUILTIN_PACKAGES = (
     "plantwire.nodes.opcua",
     "plantwire.nodes.s7",
     "plantwire.nodes.enip",
+    "plantwire.nodes.http",
 )
 
 log = logging.getLogger("plantwire.registry")

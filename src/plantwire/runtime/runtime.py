@@ -54,6 +54,8 @@ class RuntimeSettings:
         queue_high_water: int = 10000,
         function_timeout: float = 0.0,
         node_message_buffer_max_length: int | None = None,
+        http_node_host: str = "127.0.0.1",
+        http_node_port: int = 1880,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.context_storage = context_storage
@@ -63,6 +65,9 @@ class RuntimeSettings:
         self.queue_high_water = queue_high_water
         self.function_timeout = function_timeout
         self.node_message_buffer_max_length = node_message_buffer_max_length
+        self.http_node_host = http_node_host
+        """Where `http in` nodes are served (Node-RED serves them on its own port)."""
+        self.http_node_port = http_node_port
         """Most messages a sequence node (join, batch, sort, delay rate) keeps; None is
         the default bound, 0 unlimited (Node-RED's nodeMessageBufferMaxLength)."""
 
