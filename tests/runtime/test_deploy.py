@@ -59,13 +59,11 @@ async def test_rewire_without_restart_and_removed_nodes_close_as_removed(
 
 async def test_config_node_change_restarts_its_users(make_runtime: Any, events: list[Any]) -> None:
     rt = make_runtime()
-    flows = [*base(), {"id": "cfg", "type": "global-config", "env": []}]
+    flows = [*base(), {"id": "cfg", "type": "tls-config", "name": "site CA", "servername": "a"}]
     flows = changed(flows, "c", server="cfg")
     await rt.deploy(flows)
     events.clear()
-    await rt.deploy(
-        changed(flows, "cfg", env=[{"name": "X", "value": "1", "type": "str"}]), "nodes"
-    )
+    await rt.deploy(changed(flows, "cfg", servername="b"), "nodes")
     assert {nid for ev, nid in events if ev == "start"} == {"c"}
 
 
@@ -165,3 +163,19 @@ def test_flows_file_errors_are_clear(tmp_path: Path) -> None:
 async def test_deploy_type_checked(make_runtime: Any) -> None:
     with pytest.raises(ValueError, match="unknown deployment type"):
         await make_runtime().deploy([], "partial")
+
+
+async def test_changed_global_env_restarts_everything(make_runtime: Any, events: list[Any]) -> None:
+    rt = make_runtime()
+    gc = {
+        "id": "gc",
+        "type": "global-config",
+        "env": [{"name": "SITE", "value": "A", "type": "str"}],
+    }
+    await rt.deploy([*base(), gc])
+    assert rt.get_node("c").get_env("SITE") == "A"
+    events.clear()
+    gc2 = dict(gc, env=[{"name": "SITE", "value": "B", "type": "str"}])
+    await rt.deploy([*base(), gc2], "nodes")
+    assert {nid for ev, nid in events if ev == "start"} == {"a", "b", "c", "d"}
+    assert rt.get_node("c").get_env("SITE") == "B"

@@ -149,6 +149,8 @@ class Runtime:
                     "flow uses node type %r, which is not installed: its nodes do nothing", t
                 )
             old = self.flowset
+            if old is not None and _global_env_changed(old, new):
+                mode = "full"  # every node may read the global env
             if old is None or mode in ("full", "reload"):
                 await self._stop_all()
                 self.flowset = new
@@ -522,3 +524,10 @@ def downstream_async(node: Node) -> list[Node]:
             continue
         stack.extend(t for port in n._targets for t in port)
     return found
+
+
+def _global_env_changed(old: FlowSet, new: FlowSet) -> bool:
+    def env_of(fs: FlowSet) -> list[Any]:
+        return [r.get("env") for r in fs.raw if r.get("type") == "global-config"]
+
+    return env_of(old) != env_of(new)
