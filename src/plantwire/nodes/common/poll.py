@@ -37,7 +37,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 __all__ = [
     "ConnectionLost",
@@ -63,9 +63,8 @@ class PollRequest(Protocol[P]):  # type: ignore[misc]
     def points(self) -> Sequence[P]: ...
 
 
-@dataclass(frozen=True)
-class PointResult:
-    """The outcome of reading one point in one cycle."""
+class PointResult(NamedTuple):
+    """The outcome of reading one point in one cycle (a tuple: cheap per point)."""
 
     value: Any = None
     error: str | None = None
