@@ -56,6 +56,8 @@ class RuntimeSettings:
         node_message_buffer_max_length: int | None = None,
         http_node_host: str = "127.0.0.1",
         http_node_port: int = 1880,
+        http_node_response_timeout: float = 120.0,
+        http_request_timeout: float = 120.0,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.context_storage = context_storage
@@ -68,6 +70,10 @@ class RuntimeSettings:
         self.http_node_host = http_node_host
         """Where `http in` nodes are served (Node-RED serves them on its own port)."""
         self.http_node_port = http_node_port
+        self.http_node_response_timeout = http_node_response_timeout
+        """Seconds an `http in` request waits for its `http response` before a 504."""
+        self.http_request_timeout = http_request_timeout
+        """Default timeout of `http request` nodes, seconds."""
         """Most messages a sequence node (join, batch, sort, delay rate) keeps; None is
         the default bound, 0 unlimited (Node-RED's nodeMessageBufferMaxLength)."""
 
