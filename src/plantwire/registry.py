@@ -27,6 +27,8 @@ BUILTIN_PACKAGES = (
     "plantwire.nodes.s7",
     "plantwire.nodes.enip",
     "plantwire.nodes.http",
+    "plantwire.nodes.sql",
+    "plantwire.nodes.email",
 )
 
 log = logging.getLogger("plantwire.registry")
