@@ -22,6 +22,7 @@ __all__ = [
     "TABLES",
     "Point",
     "PointError",
+    "as_strings",
     "changed",
     "decode_bits",
     "decode_registers",
@@ -442,3 +443,15 @@ def changed(old: Any, new: Any, deadband: float) -> bool:
             return bool(new != old)
         return abs(new - old) > deadband
     return bool(new != old)
+
+
+def as_strings(data: Any, keys: tuple[str, ...]) -> Any:
+    """node-red-contrib-modbus writes these fields as numbers or strings: make them strings
+    (a null means "not set" and is dropped). For a config model's before-validator."""
+    if isinstance(data, dict):
+        for key in keys:
+            if data.get(key) is None:
+                data.pop(key, None)
+            else:
+                data[key] = str(data[key])
+    return data

@@ -14,7 +14,7 @@ from plantwire.spec import LooseBool, NodeConfig, node_type
 
 from ._points import PointListFields, load_points
 from .config import STATUS, ModbusClientNode
-from .points_codec import Point, PointError, changed
+from .points_codec import Point, PointError, as_strings, changed
 
 __all__ = ["ModbusReadConfig", "ModbusReadNode", "client_of"]
 
@@ -73,13 +73,7 @@ class ModbusReadConfig(NodeConfig, PointListFields):
     @model_validator(mode="before")
     @classmethod
     def _strings(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for key in ("rate", "rateUnit", "startDelayTime", "unitid", "adr", "quantity"):
-                if data.get(key) is None:
-                    data.pop(key, None)
-                else:
-                    data[key] = str(data[key])
-        return data
+        return as_strings(data, ("rate", "rateUnit", "startDelayTime", "unitid", "adr", "quantity"))
 
     @model_validator(mode="after")
     def _check(self) -> ModbusReadConfig:

@@ -13,7 +13,7 @@ from plantwire.spec import LooseBool, NodeConfig, node_type
 from ._points import PointListFields, load_points
 from .client import ModbusDeviceError
 from .config import STATUS, ModbusClientNode
-from .points_codec import Point, encode_value, make_point
+from .points_codec import Point, as_strings, encode_value, make_point
 from .read import ModbusReadNode, client_of
 
 __all__ = ["ModbusWriteConfig", "ModbusWriteNode"]
@@ -60,13 +60,7 @@ class ModbusWriteConfig(NodeConfig, PointListFields):
     @model_validator(mode="before")
     @classmethod
     def _strings(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for key in ("unitid", "adr", "quantity", "scale", "offset", "length"):
-                if data.get(key) is None:
-                    data.pop(key, None)
-                else:
-                    data[key] = str(data[key])
-        return data
+        return as_strings(data, ("unitid", "adr", "quantity", "scale", "offset", "length"))
 
     @model_validator(mode="after")
     def _check(self) -> ModbusWriteConfig:
