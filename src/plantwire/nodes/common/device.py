@@ -120,6 +120,23 @@ class DeviceEndpoint(Node):
     def label(self) -> str:
         return self.name or self.id
 
+    def make_coordinator(self, kind: str, link: Any, timeout: float) -> PollCoordinator[Any]:
+        """The coordinator of a device reached through ``link`` (with ``connect``,
+        ``close``, ``read`` and ``label``), planned by this endpoint's ``plan``; one
+        request may take up to three times the device ``timeout`` (seconds)."""
+        return PollCoordinator(
+            f"{kind} {self.name or link.label}",
+            connect=link.connect,
+            disconnect=link.close,
+            plan=self.plan,
+            execute=link.read,
+            request_timeout=timeout * 3,
+        )
+
+    def plan(self, points: list[Any]) -> list[Any]:
+        """Pack ``points`` into device requests (each protocol overrides this)."""
+        raise NotImplementedError
+
     async def register(self, node: Node) -> None:
         """A node starts using the device; the first one starts the coordinator."""
         self.users[node.id] = node

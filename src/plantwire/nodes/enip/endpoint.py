@@ -7,7 +7,6 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from plantwire.nodes.common.device import DeviceEndpoint
-from plantwire.nodes.common.poll import PollCoordinator
 from plantwire.spec import LooseBool, LooseFloat, LooseInt, NodeConfig, node_type
 
 from .client import EnipLink, EnipSettings
@@ -75,13 +74,8 @@ class EnipEndpointNode(DeviceEndpoint):
             )
         )
         self.max_tags = 1 if config.micro800 else config.maxTagsPerRequest
-        self.coordinator: PollCoordinator[LogixTag] = PollCoordinator(
-            f"enip-endpoint {self.name or self.link.label}",
-            connect=self.link.connect,
-            disconnect=self.link.close,
-            plan=self.plan,
-            execute=self.link.read,
-            request_timeout=config.timeout / 1000.0 * 3,
+        self.coordinator = self.make_coordinator(
+            "enip-endpoint", self.link, config.timeout / 1000.0
         )
 
     @property

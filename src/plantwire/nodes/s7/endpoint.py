@@ -7,7 +7,6 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from plantwire.nodes.common.device import DeviceEndpoint
-from plantwire.nodes.common.poll import PollCoordinator
 from plantwire.spec import LooseFloat, LooseInt, NodeConfig, node_type
 
 from .address_codec import S7Address, S7ReadRequest, plan_reads
@@ -86,14 +85,7 @@ class S7EndpointNode(DeviceEndpoint):
             )
         )
         self.max_gap = config.maxGap
-        self.coordinator: PollCoordinator[S7Address] = PollCoordinator(
-            f"s7-endpoint {self.name or self.link.label}",
-            connect=self.link.connect,
-            disconnect=self.link.close,
-            plan=self.plan,
-            execute=self.link.read,
-            request_timeout=config.timeout / 1000.0 * 3,
-        )
+        self.coordinator = self.make_coordinator("s7-endpoint", self.link, config.timeout / 1000.0)
 
     @property
     def label(self) -> str:
