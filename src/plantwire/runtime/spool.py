@@ -340,7 +340,9 @@ class Forwarder:
     item once ``send`` returned for it, retrying with exponential backoff (``retry_min``
     .. ``retry_max`` s) when it raises. ``send`` must raise when the item was not
     delivered and time out on its own; :class:`Rejected` drops an item the remote will
-    never accept (``on_reject(item, exc)`` is told). The remote starts as down.
+    never accept (``on_reject(item, exc)`` is told). When a direct send fails and its
+    item is spooled instead, ``on_fail(item, exc)`` is told (a node reports it to catch
+    nodes). The remote starts as down.
     """
 
     def __init__(
@@ -353,12 +355,14 @@ class Forwarder:
         retry_max: float = 30.0,
         batch_size: int = 100,
         on_reject: Callable[[bytes, BaseException], None] | None = None,
+        on_fail: Callable[[bytes, BaseException], None] | None = None,
     ) -> None:
         if retry_min <= 0 or retry_max < retry_min:
             raise ValueError("retry_min must be positive and retry_max >= retry_min")
         self.spool, self._send, self.name = spool, send, name or spool.name
         self.retry_min, self.retry_max = retry_min, retry_max
         self.batch_size, self.on_reject = max(1, batch_size), on_reject
+        self.on_fail = on_fail
         self.sent = self.rejected = 0  # items delivered; dropped because send raised Rejected
         self._up = self._running = self._owns_spool = self._failing = False
         self._task: asyncio.Task[None] | None = None
@@ -436,6 +440,11 @@ class Forwarder:
                 except Exception as exc:
                     log.debug("forwarder %s: direct send failed (%s); spooling", self.name, exc)
                     self._spool(item)
+                    if self.on_fail is not None:
+                        try:
+                            self.on_fail(item, exc)
+                        except Exception:
+                            log.exception(f"forwarder {self.name}: on_fail failed")
                     return
                 self.sent += 1
         finally:
