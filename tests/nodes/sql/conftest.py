@@ -54,5 +54,3 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     yield be
     await be.sql(f"DROP TABLE IF EXISTS {table}")
     await engine.dispose()
-
-

@@ -108,6 +108,11 @@ class SqlDatabaseNode(Node):
             return []
         return [self._url().render_as_string(hide_password=False), password]
 
+    @property
+    def url(self) -> URL:
+        """The engine URL, credentials included (never show it: see ``label``)."""
+        return self._url()
+
     def _url(self) -> URL:
         return resolve_url(
             self.cfg.url,
