@@ -53,6 +53,7 @@ INPUT_REGISTERS: tuple[Register, ...] = (
         23, "fault_code", "uint16", "", "Fault: 0 none, 1 overtemp, 2 silo empty, 3 jam, 4 bearing"
     ),
     Register(24, "delivery_state", "uint16", "", "Delivery: 0 none, 1 ordered, 2 unloading"),
+    Register(25, "sim_seconds", "uint32", "s", "Simulated seconds since the simulator started"),
 )
 """Input registers (function code 4), read-only process values."""
 

@@ -117,6 +117,11 @@ class Snapshot:
         return int(self.energy_kwh * 1000.0) % UINT32
 
     @property
+    def sim_seconds(self) -> int:
+        """Simulated time as whole seconds since the simulator started (a uint32)."""
+        return int(self.sim_time) % UINT32
+
+    @property
     def running(self) -> bool:
         """True while the machine is RUNNING."""
         return self.state is MachineState.RUNNING

@@ -378,8 +378,43 @@ async def test_connection_refused_reaches_catch(rt: Runtime) -> None:
     port = free_port()
     caught = await run(rt, port, {"payload": "x", "to": "a@example.com", "from": "r@example.com"})
     text = caught[0]["error"]["message"]
-    assert text.startswith(f"Cannot connect to mail server 127.0.0.1:{port}")
-    assert text.endswith("Connection refused")
+    assert text.startswith(f"Cannot connect to mail server 127.0.0.1:{port}: Connection refused")
+    assert "waits in the store-and-forward queue" in text
+
+
+async def test_mail_waits_while_the_server_is_down_and_is_sent_when_it_is_back(
+    rt: Runtime,
+) -> None:
+    port = free_port()
+    base = {"to": "purchasing@example.com", "from": "line1@plant.example"}
+    caught = await run(rt, port, {**base, "payload": "reorder 1", "topic": "PO 1"})
+    assert len(caught) == 1 and "waits" in caught[0]["error"]["message"]
+    node = rt.get_node("mail")
+    assert node is not None
+    rt.deliver(node, {**base, "payload": "reorder 2", "topic": "PO 2"})
+    await asyncio.sleep(0.2)
+    assert len(caught) == 1  # one report per outage
+    inbox = Inbox()
+    ctl = Controller(inbox, hostname="127.0.0.1", port=port)
+    ctl.start()  # the server comes up on the same port: the queue is sent in order
+    try:
+        for _ in range(400):
+            if len(inbox.mails) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert [m["Subject"] for _e, m in inbox.mails] == ["PO 1", "PO 2"]
+    finally:
+        ctl.stop()
+
+
+async def test_permanent_refusal_is_not_queued(rt: Runtime, smtp: Server) -> None:
+    caught = await run(
+        rt, smtp.port, {"payload": "x", "to": "nobody@example.com", "from": "r@example.com"}
+    )
+    assert "550" in caught[0]["error"]["message"]
+    assert "waits" not in caught[0]["error"]["message"]
+    node = rt.get_node("mail")
+    assert node is not None and node.outbox.pending == 0
 
 
 async def test_recipient_refused_names_recipient(rt: Runtime, smtp: Server) -> None:
@@ -453,8 +488,9 @@ async def test_silent_server_times_out(rt: Runtime) -> None:
         )  # fmt: skip
     finally:
         server.close()
-    assert caught[0]["error"]["message"] == (
-        f"Cannot connect to mail server 127.0.0.1:{port}: no answer (timeout)"
+    assert caught[0]["error"]["message"].startswith(
+        f"Cannot connect to mail server 127.0.0.1:{port}: no answer (timeout); the message "
+        "waits in the store-and-forward queue"
     )
 
 

@@ -11,17 +11,18 @@ import aiosmtplib
 from pydantic import Field
 
 from plantwire.expressions.paths import get_msg_property
+from plantwire.nodes.common.outbox import Outbox, OutboxConfig
 from plantwire.runtime.message import MISSING, Msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
-from plantwire.spec import LooseBool, LooseFloat, LooseInt, NodeConfig, node_type
+from plantwire.spec import LooseBool, LooseFloat, LooseInt, node_type
 
 from .mime_codec import MailError, Outgoing, build_outgoing
 
 __all__ = ["EmailConfig", "EmailNode"]
 
 
-class EmailConfig(NodeConfig):
-    """Properties of an ``e-mail`` node as Node-RED writes them."""
+class EmailConfig(OutboxConfig):
+    """Properties of an ``e-mail`` node as Node-RED writes them (plus store-and-forward)."""
 
     name: str = Field(
         "",
@@ -94,6 +95,12 @@ class EmailNode(Node):
     upgraded with STARTTLS when the server offers it (port 587/25). A failed send
     (server unreachable, login refused, recipient refused, timeout) reaches catch nodes
     with the server's reason; the status shows "send failed".
+
+    Beyond Node-RED, no mail is lost to an outage: while the server cannot be reached
+    (refused, timeout, or a temporary 4xx reply) the mail waits on disk in the
+    store-and-forward queue and is sent, in order, when the server is back (``spool``,
+    on by default). The first failure reaches catch nodes saying the mail waits. A
+    permanent refusal (5xx, login refused) is reported and not retried.
     """
 
     config_model = EmailConfig
@@ -107,8 +114,16 @@ class EmailNode(Node):
         super().__init__(flow, config)
         self.cfg = config
         self.to = config.name
+        self.outbox = Outbox(
+            self,
+            config,
+            self._send_queued,
+            remote=f"mail server {config.server}:{config.port}",
+            is_transient=lambda exc: isinstance(exc, _SendFailed) and exc.transient,
+        )
 
     async def start(self) -> None:
+        await self.outbox.start(up=True)
         creds = self.credentials
         if self.cfg.authtype != "NONE" and not creds.get("userid"):
             self.error("No e-mail userid set")
@@ -118,6 +133,7 @@ class EmailNode(Node):
             self.error("No token property set")
 
     async def close(self, removed: bool) -> None:
+        await self.outbox.stop()
         self.status({})
 
     @property
@@ -132,18 +148,26 @@ class EmailNode(Node):
         if msg.get("to") and self.to and msg.get("to") != self.to:
             self.warn("Warning: msg properties can no longer override set node properties.")
         try:
-            outgoing = build_outgoing(msg, self.to, userid)
-        except MailError as exc:
+            build_outgoing(msg, self.to, userid)
+        except MailError as exc:  # a mail that can never be sent is not queued
             self.status("red", "ring", "send failed")
             self.error(str(exc), msg)
             return
+        await self.outbox.submit(msg)
+
+    async def _send_queued(self, msg: Msg) -> None:
+        """Send one mail now (directly or from the queue); raises _SendFailed."""
+        userid = str(self.credentials.get("userid") or "")
+        try:
+            outgoing = build_outgoing(msg, self.to, userid)
+        except MailError as exc:
+            raise _SendFailed(str(exc)) from None
         self.status("blue", "dot", "sending")
         try:
             response = await self._deliver(outgoing, msg, userid)
-        except _SendFailed as exc:
+        except _SendFailed:
             self.status("red", "ring", "send failed")
-            self.error(str(exc), msg)
-            return
+            raise
         self.log(f"Message sent: {response}")
         self.status({})
 
@@ -172,11 +196,13 @@ class EmailNode(Node):
                 await smtp.connect()
             except aiosmtplib.SMTPException as exc:
                 raise _SendFailed(
-                    f"Cannot connect to mail server {self._where}: {_reason(exc.__cause__ or exc)}"
+                    f"Cannot connect to mail server {self._where}: {_reason(exc.__cause__ or exc)}",
+                    transient=_temporary(exc),
                 ) from None
             except (TimeoutError, OSError, ssl.SSLError) as exc:
                 raise _SendFailed(
-                    f"Cannot connect to mail server {self._where}: {_reason(exc)}"
+                    f"Cannot connect to mail server {self._where}: {_reason(exc)}",
+                    transient=not isinstance(exc, ssl.SSLError),
                 ) from None
             await self._login(smtp, msg, userid)
             try:
@@ -191,12 +217,14 @@ class EmailNode(Node):
             except aiosmtplib.SMTPSenderRefused as exc:
                 raise _SendFailed(
                     f"Mail server {self._where} refused the sender {exc.sender}: "
-                    f"{exc.code} {exc.message}"
+                    f"{exc.code} {exc.message}",
+                    transient=_temporary(exc),
                 ) from None
             except (aiosmtplib.SMTPException, OSError) as exc:
                 raise _SendFailed(
                     f"Sending to {', '.join(out.recipients)} via {self._where} failed: "
-                    f"{_reason(exc)}"
+                    f"{_reason(exc)}",
+                    transient=_temporary(exc),
                 ) from None
             if errors:
                 refused = "; ".join(f"{rcpt}: {r.code} {r.message}" for rcpt, r in errors.items())
@@ -238,4 +266,23 @@ class EmailNode(Node):
 
 
 class _SendFailed(Exception):
-    """A send that failed; the text is for the plant engineer (no password in it)."""
+    """A send that failed; the text is for the plant engineer (no password in it).
+    ``transient``: worth retrying later (unreachable, timeout, 4xx)."""
+
+    def __init__(self, text: str, transient: bool = False) -> None:
+        super().__init__(text)
+        self.transient = transient
+
+
+def _temporary(exc: BaseException) -> bool:
+    """True for a failure that may pass: no connection, a timeout, or a 4xx reply."""
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return 400 <= exc.code < 500
+    return isinstance(
+        exc,
+        TimeoutError
+        | OSError
+        | aiosmtplib.SMTPConnectError
+        | aiosmtplib.SMTPServerDisconnected
+        | aiosmtplib.SMTPTimeoutError,
+    )
