@@ -224,3 +224,47 @@ async def test_invalid_url_is_refused_at_deploy(rt: Runtime) -> None:
 
     with pytest.raises(FlowValidationError, match="not an http"):
         await run(rt, {"payload": ""}, url="ftp://host/file")
+
+
+async def test_spooled_posts_wait_out_an_outage_and_a_500_in_order(rt: Runtime) -> None:
+    """A CMMS that is down, then answers 500 once, then works: every work order arrives
+    once, in order, and each response message follows."""
+    port = free_port()
+    received: list[Any] = []
+    fail_next = [True]
+
+    async def orders(request: web.Request) -> web.Response:
+        body = await request.json()
+        if fail_next[0]:
+            fail_next[0] = False
+            return web.Response(status=500, text="database busy")
+        received.append(body["n"])
+        return web.json_response({"id": f"WO-{body['n']}"}, status=201)
+
+    url = f"http://127.0.0.1:{port}/orders"
+    out, caught = await run(
+        rt, {"payload": {"n": 1}}, url=url, method="POST", ret="obj", spool=True, senderr=True
+    )
+    assert out == [] and len(caught) == 1
+    message = caught[0]["error"]["message"]
+    assert "refused" in message and "waits in the store-and-forward queue" in message
+    node = rt.get_node("req")
+    assert node is not None
+    for n in (2, 3):
+        rt.deliver(node, {"payload": {"n": n}})
+    app = web.Application()
+    app.router.add_post("/orders", orders)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        for _ in range(400):
+            if len(out) == 3:
+                break
+            await asyncio.sleep(0.05)
+        assert received == [1, 2, 3]
+        assert [m["payload"] for m in out] == [{"id": "WO-1"}, {"id": "WO-2"}, {"id": "WO-3"}]
+        assert all(m["statusCode"] == 201 for m in out)
+        assert len(caught) == 1  # one report for the outage
+    finally:
+        await runner.cleanup()

@@ -6,7 +6,8 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from plantwire.spec import LooseBool, LooseInt, NodeConfig
+from plantwire.nodes.common.outbox import OutboxConfig
+from plantwire.spec import LooseBool, LooseInt
 
 __all__ = ["AUTH_TYPES", "RETS", "HttpRequestConfig"]
 
@@ -14,7 +15,7 @@ RETS = ("txt", "bin", "obj")
 AUTH_TYPES = ("", "basic", "digest", "bearer", "apikey")
 
 
-class HttpRequestConfig(NodeConfig):
+class HttpRequestConfig(OutboxConfig):
     """The http request node as Node-RED writes it in flows.json (plus retries/API key)."""
 
     method: str = Field(
@@ -53,6 +54,12 @@ class HttpRequestConfig(NodeConfig):
     )
     retryDelay: LooseInt = Field(
         1000, description="Beyond Node-RED: first retry delay in ms (doubles each retry)."
+    )
+    spool: LooseBool = Field(
+        False,
+        description="Beyond Node-RED: POST/PUT/PATCH/DELETE requests that get no answer or "
+        "a 5xx reply wait on disk and are sent again, in order, until the server takes "
+        "them (store and forward).",
     )
     apiKeyHeader: str = Field(
         "X-API-Key", description="Beyond Node-RED: header carrying the key (authType apikey)."

@@ -13,6 +13,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import aiohttp
 
 from plantwire.expressions.paths import get_msg_property
+from plantwire.nodes.common.outbox import Outbox
 from plantwire.nodes.core.template_codec import render
 from plantwire.runtime.message import MISSING, Msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
@@ -22,6 +23,9 @@ from ._headers import MARKER, extract_cookies, request_node_hash
 from ._request_config import HttpRequestConfig
 
 __all__ = ["HttpRequestConfig", "HttpRequestError", "HttpRequestNode"]
+
+SPOOLED_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+"""Requests that change something remote: with spool on they wait out an outage."""
 
 
 class HttpRequestError(Exception):
@@ -93,6 +97,12 @@ class HttpRequestNode(Node):
     ``msg.rejectUnauthorized`` apply per message. Beyond Node-RED: *retries* with
     exponential backoff after connection errors, timeouts and 5xx replies, and API-key
     authentication. A request that fails reaches catch nodes with a text naming the URL.
+
+    With *spool* on (Plantwire only; off by default), POST, PUT, PATCH and DELETE
+    requests that get no answer (connection refused, timeout) or a 5xx reply after the
+    retries wait on disk in the store-and-forward queue and are sent again, in order,
+    until the server takes them; the response message follows then. The first failure
+    of an outage reaches catch nodes saying the request waits.
     """
 
     config_model = HttpRequestConfig
@@ -107,6 +117,19 @@ class HttpRequestNode(Node):
         self.timeout = float(getattr(flow.runtime.settings, "http_request_timeout", 120.0))
         self._session: aiohttp.ClientSession | None = None
         self._count = 0
+        self.outbox: Outbox | None = None
+        if config.spool:
+            self.outbox = Outbox(
+                self,
+                config,
+                self._queued,
+                remote="the server",
+                is_transient=lambda exc: isinstance(exc, HttpRequestError) and exc.retry,
+            )
+
+    async def start(self) -> None:
+        if self.outbox is not None:
+            await self.outbox.start(up=True)
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -117,6 +140,8 @@ class HttpRequestNode(Node):
         return self._session
 
     async def close(self, removed: bool) -> None:
+        if self.outbox is not None:
+            await self.outbox.stop()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -145,8 +170,25 @@ class HttpRequestNode(Node):
         return url
 
     async def _handle(self, msg: Msg, send: SendFn) -> None:
+        if self.outbox is not None and self._method(msg) in SPOOLED_METHODS:
+            await self.outbox.submit(msg)
+            return
+        await self._request(msg, send, queued=False)
+
+    async def _queued(self, msg: Msg) -> None:
+        """Send one request from the store-and-forward queue; raises HttpRequestError."""
+        await self._request(msg, self.send, queued=True)
+
+    def _method(self, msg: Msg) -> str:
+        if self.cfg.method == "use":
+            return str(msg.get("method") or "GET").upper()
+        return (self.cfg.method or "GET").upper()
+
+    async def _request(self, msg: Msg, send: SendFn, queued: bool) -> None:
         url = self._url(msg)
         if url is None:
+            if queued:
+                raise HttpRequestError("No url specified", "ERR_INVALID_URL")
             self.error("No url specified", msg)
             return
         if not url.startswith(("http://", "https://")):
@@ -174,12 +216,14 @@ class HttpRequestNode(Node):
         try:
             kwargs, url = self._options(msg, method, url)
         except HttpRequestError as exc:
+            if queued:
+                raise
             self.error(str(exc), msg)
             return
         attempt = 0
         while True:
             try:
-                await self._once(msg, method, url, kwargs, timeout, send, attempt)
+                await self._once(msg, method, url, kwargs, timeout, send, attempt, queued)
                 return
             except HttpRequestError as exc:
                 if exc.retry and attempt < self.cfg.retries:
@@ -187,6 +231,8 @@ class HttpRequestNode(Node):
                     attempt += 1
                     continue
                 self.status("red", "ring", exc.code)
+                if queued:
+                    raise
                 self.error(str(exc), msg)
                 msg["payload"] = str(exc)
                 msg["statusCode"] = exc.code
@@ -365,6 +411,7 @@ class HttpRequestNode(Node):
         timeout: float,
         send: SendFn,
         attempt: int,
+        queued: bool = False,
     ) -> None:
         session = self._client()
         try:
@@ -401,8 +448,10 @@ class HttpRequestNode(Node):
         except aiohttp.ClientError as exc:
             text = f"request failed ({exc or type(exc).__name__}): {method} {url}"
             raise HttpRequestError(text, "ECONNRESET", retry=True) from exc
-        if status >= 500 and attempt < self.cfg.retries:
-            raise HttpRequestError(f"HTTP {status} from {url}", str(status), retry=True)
+        if status >= 500 and (queued or attempt < self.cfg.retries):
+            reply = body[:200].decode("utf-8", "replace").strip()
+            text = f"HTTP {status} from {method} {url}" + (f": {reply}" if reply else "")
+            raise HttpRequestError(text, str(status), retry=True)
         self._output(msg, status, headers, final_url, body, history, attempt)
         send(msg)
 
