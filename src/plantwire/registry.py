@@ -29,6 +29,13 @@ BUILTIN_PACKAGES = (
     "plantwire.nodes.http",
     "plantwire.nodes.sql",
     "plantwire.nodes.email",
+    "plantwire.nodes.amqp",
+    "plantwire.nodes.nats",
+    "plantwire.nodes.redis",
+    "plantwire.nodes.odata",
+    "plantwire.nodes.files",
+    "plantwire.nodes.websocket",
+    "plantwire.nodes.analytics",
 )
 
 log = logging.getLogger("plantwire.registry")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any
@@ -86,6 +86,8 @@ class Route:
     upload: bool = False
     raw_body: bool = False
     on_error: Callable[[str], None] | None = None
+    raw: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None
+    """Serve the aiohttp request itself (a websocket upgrade); ``handler`` is not used."""
     pattern: re.Pattern[str] = field(init=False)
     names: list[str] = field(init=False)
 
@@ -253,6 +255,8 @@ class HttpNodeServer:
     ) -> web.StreamResponse:
         from plantwire.runtime.message import new_msgid
 
+        if route.raw is not None:
+            return await route.raw(request)
         body: Any = {}
         files: list[dict[str, Any]] = []
         if route.method != "GET":
