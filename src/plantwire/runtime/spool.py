@@ -405,6 +405,11 @@ class Forwarder:
         self._up = False
 
     @property
+    def up(self) -> bool:
+        """The remote is considered reachable (``remote_up`` was called last)."""
+        return self._up
+
+    @property
     def pending(self) -> int:
         """Items waiting in the spool."""
         return len(self.spool)

@@ -16,8 +16,9 @@ under ``<data>/spool/<node id>.sqlite``) and is delivered in order when the remo
 message was not delivered. An exception for which ``is_transient`` is false means the
 remote will never take this message (a constraint violation, a bad parameter): it is not
 retried, and reaches catch nodes with the reason. A transient failure (connection refused,
-timeout) keeps the message in the queue; the first failure of a streak reaches catch nodes
-too, saying the message waits. Delivery is at-least-once and in order. With ``spool`` off
+timeout) keeps the message in the queue; the first failure of an outage reaches catch
+nodes too, saying the message waits (also when the message is queued because the remote
+is known to be down). Delivery is at-least-once and in order. With ``spool`` off
 the message is delivered directly and any failure goes to catch nodes.
 
 Connectionless remotes (SQL, HTTP) start ``up=True`` and stay up: a failing delivery backs
@@ -200,6 +201,13 @@ class Outbox:
         except Exception as exc:  # the spool itself failed: nothing kept
             self.node.error(f"message not queued for {self.remote}: {exc}", msg)
             return
+        if not forwarder.up and not self._reported:  # queued because the remote is down
+            self._reported = True
+            self.node.error(
+                f"{self.remote} is not reachable; the message waits in the store-and-forward "
+                f"queue ({self.pending} waiting) and is delivered when it is back",
+                msg,
+            )
         self._show()
 
     # ----- forwarder callbacks ----------------------------------------------------------
@@ -213,7 +221,7 @@ class Outbox:
                 self._failing = True
                 raise
             raise Rejected(str(exc)) from exc
-        if self._failing:
+        if self._failing or self._reported:
             self._failing = self._reported = False
             self.node.log(f"{self.remote} is reachable again")
         self._show()
