@@ -6,13 +6,15 @@ import argparse
 import asyncio
 import logging
 import signal
+import socket
 import sys
 from pathlib import Path
 
 from plantwire.sim.engine import Adapter, Controls, Engine
-from plantwire.sim.plant import Command, Plant
+from plantwire.sim.erp import V2_ROOT, V4_ROOT, ErpService
+from plantwire.sim.plant import Command, Plant, Snapshot
 
-SERVERS = ("modbus", "opcua", "s7", "enip")
+SERVERS = ("modbus", "opcua", "s7", "enip", "erp")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="plantwire sim",
         description="Run a simulated bottling line with Modbus TCP, OPC UA, S7 and "
-        "EtherNet/IP servers on loopback (see docs/sim.md for the point maps).",
+        "EtherNet/IP servers and an ERP/CMMS web service on loopback (see docs/sim.md).",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--modbus-port", type=int, default=5020, help="Modbus TCP port (default 5020)")
@@ -32,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--only",
         default=",".join(SERVERS),
-        help="comma-separated servers to run: modbus,opcua,s7,enip (default: all)",
+        help="comma-separated servers to run: modbus,opcua,s7,enip,erp (default: all)",
     )
     p.add_argument(
         "--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)"
@@ -55,6 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="where the generated OPC UA server certificate is kept (default ./plantwire-sim-pki)",
+    )
+    p.add_argument(
+        "--erp-port",
+        type=int,
+        default=None,
+        help="port of the ERP/CMMS service (OData v2/v4 + REST, docs/sim.md); 0 disables "
+        "(default 8090; when the default port is taken the ERP is left out with a warning)",
+    )
+    p.add_argument(
+        "--erp-db",
+        type=Path,
+        default=Path("erp.sqlite"),
+        help="SQLite file holding the ERP tables (default ./erp.sqlite)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log every command and write")
     return p
@@ -83,11 +98,60 @@ def _adapters(args: argparse.Namespace, controls: Controls, chosen: list[str]) -
             from plantwire.sim.s7_server import S7Adapter
 
             adapters.append(S7Adapter(controls, args.host, args.s7_port))
+        elif name == "erp":
+            if args.erp_port is None:
+                adapters.append(ErpAdapter(args.host, 8090, args.erp_db, required=False))
+            elif args.erp_port:
+                adapters.append(ErpAdapter(args.host, args.erp_port, args.erp_db))
         else:
             from plantwire.sim.enip_server import EnipAdapter
 
             adapters.append(EnipAdapter(controls, args.host, args.enip_port))
     return adapters
+
+
+class ErpAdapter:
+    """The ERP/CMMS web service run next to the protocol servers (it ignores the plant)."""
+
+    name = "erp"
+
+    def __init__(self, host: str, port: int, db_path: Path, required: bool = True) -> None:
+        self.host, self.port, self.db_path = host, port, db_path
+        self.required = required
+        self.service: ErpService | None = None
+        self.problem = ""
+
+    async def start(self) -> None:
+        try:
+            sock = socket.create_server((self.host, self.port))
+        except OSError as exc:
+            if self.required:
+                raise
+            self.problem = str(exc)  # the default port is taken: run without the ERP
+            print(f"plantwire sim: ERP service left out: {exc}", file=sys.stderr)
+            return
+        sock.close()
+        service = ErpService(self.db_path)
+        try:
+            await service.start(self.host, self.port)
+        except OSError:
+            service.db.close()
+            raise
+        self.service = service
+
+    async def publish(self, snap: Snapshot) -> None:
+        return None
+
+    async def stop(self) -> None:
+        service, self.service = self.service, None
+        if service is not None:
+            await service.stop()
+
+    def endpoint(self) -> str:
+        if self.problem:
+            return f"erp not started ({self.problem}); use --erp-port"
+        port = self.service.port if self.service else self.port
+        return f"erp http://{self.host}:{port}{V2_ROOT} (v4 {V4_ROOT}, REST /api/cmms)"
 
 
 def _print(line: str) -> None:

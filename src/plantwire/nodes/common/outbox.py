@@ -128,6 +128,7 @@ class Outbox:
         self.remote, self._is_transient = remote, is_transient
         self.retry_max = retry_max
         self.forwarder: Forwarder | None = None
+        self._live: dict[int, Msg] = {}  # items being submitted -> the caller's message
         self._failing = False  # the last delivery attempt failed
         self._reported = False  # this failing streak reached catch nodes already
 
@@ -193,14 +194,18 @@ class Outbox:
             except Exception as exc:
                 self.node.error(self._reason(exc), msg)
             return
+        item = encode_msg(msg)
+        self._live[id(item)] = msg  # a direct send works on (and marks) the message itself
         try:
-            await forwarder.submit(encode_msg(msg))
+            await forwarder.submit(item)
         except Rejected as exc:
             self.node.error(self._reason(exc.__cause__ or exc), msg)
             return
         except Exception as exc:  # the spool itself failed: nothing kept
             self.node.error(f"message not queued for {self.remote}: {exc}", msg)
             return
+        finally:
+            self._live.pop(id(item), None)
         if not forwarder.up and not self._reported:  # queued because the remote is down
             self._reported = True
             self.node.error(
@@ -212,8 +217,12 @@ class Outbox:
 
     # ----- forwarder callbacks ----------------------------------------------------------
 
+    def _msg_of(self, item: bytes) -> Msg:
+        live = self._live.get(id(item))
+        return live if live is not None else decode_msg(item)
+
     async def _send_item(self, item: bytes) -> None:
-        msg = decode_msg(item)
+        msg = self._msg_of(item)
         try:
             await self._deliver(msg)
         except Exception as exc:
@@ -233,7 +242,7 @@ class Outbox:
             self.node.error(
                 f"{self._reason(exc)}; the message waits in the store-and-forward queue "
                 f"({pending} waiting) and is delivered when {self.remote} is reachable",
-                decode_msg(item),
+                self._msg_of(item),
             )
         self._show()
 
