@@ -57,12 +57,13 @@ async def read_until(proc: asyncio.subprocess.Process, text: str, timeout: float
     return seen
 
 
-async def test_sim_serves_all_protocols_and_stops_on_sigterm() -> None:
-    ports = {name: free_port() for name in ("modbus", "opcua", "s7", "enip")}
+async def test_sim_serves_all_protocols_and_stops_on_sigterm(tmp_path: Path) -> None:
+    ports = {name: free_port() for name in ("modbus", "opcua", "s7", "enip", "erp")}
     proc = await asyncio.create_subprocess_exec(
         *plantwire_command(),
         "--modbus-port", str(ports["modbus"]), "--opcua-port", str(ports["opcua"]),
         "--s7-port", str(ports["s7"]), "--enip-port", str(ports["enip"]),
+        "--erp-port", str(ports["erp"]), "--erp-db", str(tmp_path / "erp.sqlite"),
         "--speed", "60", "--start", "--summary-every", "0.5", "--seed", "3",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
