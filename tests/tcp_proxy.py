@@ -15,9 +15,9 @@ def free_port() -> int:
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:``port`` to ``target``. ``down()`` closes the listener and cuts
-    every open connection (as a failed link or a stopped server would); ``up()`` listens
-    again on the same port."""
+    """Forwards 127.0.0.1:``port`` to ``target``. ``close()`` closes the listener and cuts
+    every open connection (as a failed link or a stopped server would); ``open()`` listens
+    (again) on the same port."""
 
     def __init__(self, target_host: str, target_port: int, port: int = 0) -> None:
         self.target = (target_host, target_port)
@@ -30,13 +30,14 @@ class TcpProxy:
     def is_up(self) -> bool:
         return self._server is not None
 
-    async def up(self) -> None:
+    async def open(self) -> TcpProxy:
         if self._server is None:
             self._server = await asyncio.start_server(
                 self._handle, "127.0.0.1", self.port, reuse_address=True
             )
+        return self
 
-    async def down(self) -> None:
+    async def close(self) -> None:
         server, self._server = self._server, None
         if server is not None:
             server.close()
@@ -48,11 +49,10 @@ class TcpProxy:
                 await asyncio.wait_for(server.wait_closed(), 2)
 
     async def __aenter__(self) -> TcpProxy:
-        await self.up()
-        return self
+        return await self.open()
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.down()
+        await self.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -30,7 +30,7 @@ from plantwire.runtime.errors import PlantwireError
 from plantwire.runtime.message import Msg
 from plantwire.runtime.runtime import Runtime
 from tests.conftest import ProbeNode, probe, require_service, tab
-from tests.nodes.nats.proxy import TcpProxy
+from tests.tcp_proxy import TcpProxy
 
 NATS_URL = "nats://127.0.0.1:4222"
 
@@ -507,7 +507,7 @@ async def test_core_publish_waits_through_an_outage(
     await nc.flush()
     flow = [
         tab(),
-        _server(proxy.url),
+        _server(f"nats://127.0.0.1:{proxy.port}"),
         _out("pub", subject),
         _in("sub", subject, [["got"]]),  # the same connection: resubscribed after it
         _catch(),
@@ -538,7 +538,7 @@ async def test_jetstream_publish_waits_through_an_outage(
     await js.add_stream(name=name, subjects=[subject])
     flow = [
         tab(),
-        _server(proxy.url),
+        _server(f"nats://127.0.0.1:{proxy.port}"),
         _out("pub", subject, mode="jetstream", stream=name, timeout="2"),
         _in("sub", subject, [["got"]], mode="jetstream", durable="reader", json=True),
         _catch(),

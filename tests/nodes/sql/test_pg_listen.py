@@ -88,7 +88,7 @@ async def test_listener_reconnects_after_an_outage(make_runtime: Callable[..., R
         await _listening(rt)
         await _notify(channel, "1")
         await _wait(rt, "out", 1)
-        await proxy.down()
+        await proxy.close()
         node = rt.get_node("l")
         assert node is not None
         for _ in range(300):
@@ -96,7 +96,7 @@ async def test_listener_reconnects_after_an_outage(make_runtime: Callable[..., R
                 break
             await asyncio.sleep(0.05)
         assert (node.last_status or {}).get("text") == "disconnected"
-        await proxy.up()
+        await proxy.open()
         await _listening(rt)
         got = await _wait(rt, "out", 2)
         assert got[1]["topic"] == "reconnected"

@@ -130,14 +130,14 @@ async def test_writes_wait_while_the_database_is_down_and_arrive_in_order(
 ) -> None:
     t, engine = pg_table
     proxy = TcpProxy("127.0.0.1", 5432)
-    await proxy.up()
+    await proxy.open()
     url = f"postgresql+asyncpg://postgres@127.0.0.1:{proxy.port}/test"
     sql = f"INSERT INTO {t} (id, v) VALUES (:id, :v)"
     rt = await _deploy(make_runtime, _flow(url, sql))
     q = rt.get_node("q")
     assert q is not None
     await _ask(rt, {"payload": {"id": 0, "v": "before"}})
-    await proxy.down()
+    await proxy.close()
     for i in range(1, 21):
         rt.deliver(q, {"payload": {"id": i, "v": "during"}})
     errs = await _wait(rt, "err", 1)
@@ -146,7 +146,7 @@ async def test_writes_wait_while_the_database_is_down_and_arrive_in_order(
     await asyncio.sleep(0.5)
     assert len(_got(rt, "err")) == 1  # one report per outage, not one per message
     assert await _rows(engine, t) == [0]
-    await proxy.up()
+    await proxy.open()
 
     async def all_written() -> bool:
         return await _rows(engine, t) == list(range(21))
@@ -154,7 +154,7 @@ async def test_writes_wait_while_the_database_is_down_and_arrive_in_order(
     await _until(all_written)
     await _wait(rt, "out", 21)  # every queued write sent its result on, in order
     assert [m["payload"] for m in _got(rt, "out")][-1] == {"rowCount": 1}
-    await proxy.down()
+    await proxy.close()
 
 
 async def test_queued_writes_survive_a_restart(
@@ -179,7 +179,7 @@ async def test_queued_writes_survive_a_restart(
     await asyncio.sleep(0.3)
     await rt.stop()  # pending messages are flushed into the queue on close
     assert await _rows(engine, t) == []
-    await proxy.up()
+    await proxy.open()
     rt2 = make_runtime()
     await rt2.open()
     await rt2.deploy(flow)
@@ -188,4 +188,4 @@ async def test_queued_writes_survive_a_restart(
         return await _rows(engine, t) == list(range(12))
 
     await _until(all_written)
-    await proxy.down()
+    await proxy.close()
