@@ -121,12 +121,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return asyncio.run(main())
 
 
+CONTEXT_STORAGE: dict[str, Any] = {
+    "default": "memory",
+    "memory": {"module": "memory"},
+    "file": {"module": "sqlite"},
+}
+"""The context stores of ``plantwire run``: memory by default, and a persistent ``file``
+store (SQLite in the data folder) that flows name where state must survive a restart."""
+
+
 def _context_settings(args: argparse.Namespace) -> dict[str, Any] | None:
-    return {
-        "default": "memory",
-        "memory": {"module": "memory"},
-        "file": {"module": "sqlite"},
-    }
+    return dict(CONTEXT_STORAGE)
 
 
 def build_parser() -> argparse.ArgumentParser:
