@@ -44,6 +44,12 @@ def clear_jams(plant: Plant) -> None:
         plant.command(Command.START)
 
 
+@pytest.fixture
+def endless_silo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bottles take no syrup: for tests about something else than material supply."""
+    monkeypatch.setattr("plantwire.sim.plant.SILO_PCT_PER_BOTTLE", 0.0)
+
+
 class _OperatorAdapter:
     """Runs the operator's hand on the plant once per simulator tick."""
 
@@ -158,6 +164,20 @@ class Database:
     url: str
     engine: AsyncEngine
     tables: list[str] = field(default_factory=list)
+
+    async def drop(self, table: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
+
+    async def count(self, table: str, at_least: int, where: str = "") -> bool:
+        """True once ``table`` exists and has ``at_least`` rows (matching ``where``)."""
+        try:
+            found = await self.rows(
+                f"SELECT COUNT(*) AS n FROM {table}" + (f" WHERE {where}" if where else "")
+            )
+        except Exception:  # not created yet
+            return False
+        return int(found[0]["n"]) >= at_least
 
     async def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         async with self.engine.begin() as conn:
