@@ -113,7 +113,7 @@ class PgListenNode(Node):
                 conn.add_termination_listener(lambda _c: self._lost.set())
                 for channel in self.channels:
                     await conn.add_listener(channel, self._on_notify)
-            except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as exc:
+            except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
                 text = self.db.mask(f"database {self.db.label}: {error_message(exc)}")
                 self.status("red", "ring", "disconnected")
                 if first:
