@@ -12,6 +12,7 @@ import pytest
 
 from plantwire.sim.erp import ErpService
 from plantwire.sim.plant import Command, DeliveryState, Plant
+from tests.tcp_proxy import free_port
 from tests.use_cases.conftest import (
     Mailbox,
     SimLine,
@@ -99,3 +100,38 @@ async def test_one_purchase_order_per_episode_and_none_twice_across_a_restart(
     for mail, number in zip(smtp.mails, numbers, strict=True):
         assert mail["Subject"] == "Reorder: silo 1 needs sugar syrup"
         assert number in mail.get_content()
+
+
+async def test_an_order_raised_while_the_erp_is_down_waits_and_is_created_once(
+    sim_line: Callable[..., Any], smtp: Mailbox, tmp_path: Path
+) -> None:
+    """The ERP is down when the silo runs low: the order waits on disk (and a catch node
+    says so) and is created exactly once when the ERP is back."""
+    port = free_port()
+    db = tmp_path / "erp.sqlite"
+    line: SimLine = await sim_line(speed=300, tick=0.1)
+    line.hands.append(clear_jams)
+    line.plant.silo_level = 55.0  # close to the reorder point
+    line.plant.command(Command.START)
+    flow = load_flow("reorder", modbus=line.port, erp=f"http://127.0.0.1:{port}", smtp=smtp.port)
+    for node in flow:
+        if node["type"] == "modbus-read":
+            node.update(rate="100", rateUnit="ms")
+        if node["type"] == "odata":
+            node.update(retries="0")
+    rt = await start_flow(tmp_path / "data", flow)
+    erp = ErpService(db)
+    try:
+        create = rt.get_node("create")
+        assert create is not None
+        await wait_until(lambda: create.outbox.pending >= 1, 30, "the order queued on disk")
+        status = create.last_status or {}
+        assert "queued" in str(status.get("text")), status
+        await erp.start("127.0.0.1", port)  # the ERP is back
+        await wait_until(lambda: len(purchase_orders(erp)) == 1, 20, "the order in the ERP")
+        await wait_until(lambda: len(smtp.mails) == 1, 10, "the mail to purchasing")
+        await wait_until(lambda: create.outbox.pending == 0, 5, "an empty queue")
+    finally:
+        await rt.stop()
+        await erp.stop()
+    assert len(purchase_orders(erp)) == 1

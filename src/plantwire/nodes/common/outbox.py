@@ -228,6 +228,7 @@ class Outbox:
         except Exception as exc:
             if self._is_transient(exc):
                 self._failing = True
+                self._show()
                 raise
             raise Rejected(str(exc)) from exc
         if self._failing or self._reported:

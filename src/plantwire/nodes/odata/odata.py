@@ -199,7 +199,8 @@ class ODataNode(Node):
         try:
             await self._run(svc, msg)
         except (ODataRequestError, ValueError) as exc:
-            self._failed(svc, msg, exc)
+            if not _transient(exc):  # the outbox shows what waits; report only refusals
+                self._failed(svc, msg, exc)
             raise
 
     def _failed(self, svc: ODataServiceNode, msg: Msg, exc: Exception) -> str:
