@@ -121,6 +121,148 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return asyncio.run(main())
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from plantwire.server.auth import is_loopback
+    from plantwire.server.store import DB_FILE, Store
+
+    data = Path(args.data)
+    if not is_loopback(args.host):
+        has_admin = False
+        if (data / DB_FILE).exists():
+            store = Store(data)
+            has_admin = store.has_admin()
+            store.close()
+        if not has_admin:
+            print(
+                f"error: refusing to listen on {args.host}: no admin user in {data}. Anyone "
+                "who can reach this address could change the flows. Create one first: "
+                f"plantwire user add NAME --role admin --data {data}",
+                file=sys.stderr,
+            )
+            return 2
+
+    import uvicorn
+
+    from plantwire.server.app import PlantwireServer, ServerConfig, create_app
+
+    config = ServerConfig(
+        data_dir=data,
+        flows_file=Path(args.flows) if args.flows else None,
+        host=args.host,
+        port=args.port,
+        max_body=args.max_body,
+        allowed_origins=tuple(args.allow_origin or ()),
+        static_dir=Path(args.editor) if args.editor else None,
+        credential_secret=args.credential_secret,
+        context_storage=dict(CONTEXT_STORAGE),
+        http_node_port=args.http_node_port,
+    )
+    server = PlantwireServer(config)
+    try:
+        server.runtime.credentials.load()  # a wrong secret: say so before listening
+    except PlantwireError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        server.store.close()
+        return 2
+    auth = "on" if server.store.has_users() or not is_loopback(args.host) else "off (no users)"
+    log.info(
+        "serving the API on http://%s:%d (flows: %s, authentication %s)",
+        args.host,
+        args.port,
+        config.flows_path,
+        auth,
+    )
+    uv_config = uvicorn.Config(
+        create_app(server),
+        host=args.host,
+        port=args.port,
+        lifespan="on",
+        log_level="debug" if args.verbose else "warning",
+        access_log=bool(args.verbose),
+        ws_max_size=1024 * 1024,
+        proxy_headers=False,
+        server_header=False,
+    )
+    uv_server = uvicorn.Server(uv_config)
+    # uvicorn stops gracefully on SIGINT/SIGTERM and then re-raises the signal to the
+    # handler that was installed before it: make that one a no-op so the exit code is 0
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        uv_server.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not uv_server.started:
+        print("error: the server did not start (see the log above)", file=sys.stderr)
+        return 1
+    log.info("stopped")
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    import getpass
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("error: the passwords differ", file=sys.stderr)
+            return None
+    if len(password) < 8:
+        print("error: the password must have at least 8 characters", file=sys.stderr)
+        return None
+    return password
+
+
+def _cmd_user(args: argparse.Namespace) -> int:
+    from plantwire.server.auth import hash_password
+    from plantwire.server.store import Store
+
+    store = Store(args.data)
+    try:
+        if args.user_command == "list":
+            for user in store.users():
+                tokens = len(store.tokens(user.name))
+                print(f"{user.name:24} {user.role:8} {tokens} token(s)")
+            return 0
+        if args.user_command == "remove":
+            if not store.remove_user(args.name):
+                print(f"error: no user {args.name!r}", file=sys.stderr)
+                return 1
+            print(f"removed {args.name} (its sessions and tokens too)")
+            return 0
+        if args.user_command == "token":
+            try:
+                token = store.create_token(args.name, args.label)
+            except KeyError:
+                print(f"error: no user {args.name!r}", file=sys.stderr)
+                return 1
+            print(token)
+            return 0
+        password = _read_password(args)
+        if password is None:
+            return 1
+        if args.user_command == "passwd":
+            try:
+                store.set_password(args.name, hash_password(password))
+            except KeyError:
+                print(f"error: no user {args.name!r}", file=sys.stderr)
+                return 1
+            print(f"password of {args.name} changed (its sessions ended)")
+            return 0
+        role = args.role or ("editor" if store.has_users() else "admin")
+        try:
+            store.add_user(args.name, role, hash_password(password))
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"added {args.name} ({role})")
+        return 0
+    finally:
+        store.close()
+
+
 CONTEXT_STORAGE: dict[str, Any] = {
     "default": "memory",
     "memory": {"module": "memory"},
@@ -162,6 +304,47 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("sim_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=_cmd_sim)
+
+    p = sub.add_parser("serve", help="run the runtime with its HTTP API (docs/api.md)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
+    p.add_argument("--port", type=int, default=1880, help="port (default 1880)")
+    p.add_argument("--data", default=".plantwire", help="state folder (default .plantwire)")
+    p.add_argument("--flows", help="flows file (default DATA/flows.json)")
+    p.add_argument("--credential-secret", help="secret that encrypts credentials")
+    p.add_argument(
+        "--max-body", type=int, default=5 * 1024 * 1024, help="largest request body, bytes"
+    )
+    p.add_argument(
+        "--http-node-port", type=int, help="port of the `http in` nodes (default PORT + 1)"
+    )
+    p.add_argument(
+        "--allow-origin",
+        action="append",
+        help="extra browser origin allowed to change things (repeatable)",
+    )
+    p.add_argument("--editor", help="folder of the built editor, served at /")
+    p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("user", help="manage the users of `plantwire serve`")
+    user_sub = p.add_subparsers(dest="user_command", required=True)
+    for name, text in (
+        ("add", "add a user (the first one is an admin)"),
+        ("passwd", "set a user's password"),
+    ):
+        u = user_sub.add_parser(name, help=text)
+        u.add_argument("name")
+        if name == "add":
+            u.add_argument("--role", choices=("admin", "editor", "viewer"))
+        u.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    u = user_sub.add_parser("list", help="list users")
+    u = user_sub.add_parser("remove", help="remove a user, its sessions and tokens")
+    u.add_argument("name")
+    u = user_sub.add_parser("token", help="create an API token (printed once)")
+    u.add_argument("name")
+    u.add_argument("--label", default="cli", help="what the token is for")
+    for u in user_sub.choices.values():
+        u.add_argument("--data", default=".plantwire", help="state folder (default .plantwire)")
+    p.set_defaults(func=_cmd_user)
 
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=_cmd_version)

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import importlib
 import logging
+import pkgutil
+from collections.abc import Iterable
 from importlib.metadata import entry_points
 from typing import Any
 
 from plantwire.runtime.errors import DuplicateNodeTypeError, UnknownNodeTypeError
 
-__all__ = ["ENTRY_POINT_GROUP", "Registry", "default_registry", "load_node_types"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Registry",
+    "default_registry",
+    "import_node_modules",
+    "load_node_types",
+]
 
 ENTRY_POINT_GROUP = "plantwire.nodes"
 BUILTIN_PACKAGES = (
@@ -39,6 +47,25 @@ BUILTIN_PACKAGES = (
 )
 
 log = logging.getLogger("plantwire.registry")
+
+NOT_NODE_MODULES = frozenset({"client", "sparkplug_b_pb2", "model"})
+"""Module names in a node package that hold no node types (connections, generated code)."""
+
+
+def import_node_modules(package: str, path: Iterable[str]) -> None:
+    """Import every node module of a node package (its ``__init__`` calls this with its
+    ``__name__`` and ``__path__``), which registers their node types. Modules whose name
+    starts with ``_`` or ends with ``_codec`` (pure helpers) and ``NOT_NODE_MODULES`` are
+    left out. A module that fails to import is logged and skipped, so one broken node
+    type never stops the runtime (its flows then load that node as an unknown type)."""
+    for info in pkgutil.iter_modules(path):
+        name = info.name
+        if name.startswith("_") or name.endswith("_codec") or name in NOT_NODE_MODULES:
+            continue
+        try:
+            importlib.import_module(f"{package}.{name}")
+        except Exception as exc:
+            log.error("node module %s.%s failed to import: %s", package, name, exc)
 
 
 class Registry:

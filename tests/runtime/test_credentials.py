@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from plantwire.runtime.credentials import CredentialStore
-from plantwire.runtime.errors import CredentialsError
+from plantwire.runtime.errors import CredentialsError, PlantwireError
 from tests.conftest import probe, tab
 
 
@@ -61,3 +61,15 @@ def test_credentials_of_removed_nodes_are_dropped(tmp_path: Path) -> None:
     assert store.get("a") == {"k": "v"}
     store.extract([{"id": "b", "type": "x"}])
     assert store.get("a") == {}
+
+
+async def test_a_refused_deploy_keeps_every_credential(make_runtime: Any) -> None:
+    rt = make_runtime()
+    await rt.deploy([tab(), probe("db", credentials={"password": "s3cret-pw"})])
+    # a flow without "db" that is refused (a wire to a missing node) changes nothing ...
+    bad = [tab(), {"id": "x", "type": "test-probe", "z": "t1", "wires": [["gone"]]}]
+    with pytest.raises(PlantwireError):
+        await rt.deploy(bad)
+    # ... so the next good deploy still has the password
+    await rt.deploy([tab(), probe("db"), probe("other")])
+    assert rt.get_node("db").credentials["password"] == "s3cret-pw"

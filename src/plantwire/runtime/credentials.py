@@ -100,6 +100,14 @@ class CredentialStore:
         self._creds[node_id] = dict(values)
         self._dirty = True
 
+    def snapshot(self) -> tuple[dict[str, Any], bool]:
+        """The current credentials, to :meth:`restore` when a deploy is refused."""
+        return {k: dict(v) for k, v in self._creds.items()}, self._dirty
+
+    def restore(self, snap: tuple[dict[str, Any], bool]) -> None:
+        """Undo every change since :meth:`snapshot` (nothing was saved in between)."""
+        self._creds, self._dirty = snap
+
     def extract(self, flows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Move ``credentials`` out of node objects into the store; drop those of removed nodes."""
         out = []

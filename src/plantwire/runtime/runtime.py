@@ -113,6 +113,8 @@ class Runtime:
         self.global_flow: Flow | None = None
         self.flows: dict[str, Flow] = {}
         self.send_recorder: Callable[[Node, int, Msg], None] | None = None
+        self.debug_listeners: list[Callable[[dict[str, Any]], None]] = []
+        """Called with every debug node's sidebar message (the editor's debug pane)."""
         self.status_listeners: list[Callable[[Node, dict[str, Any]], None]] = []
         self.log_listeners: list[Callable[[Node | None, int, str], None]] = []
         self.extensions: dict[str, Any] = {}
@@ -147,9 +149,14 @@ class Runtime:
             raise ValueError(f"unknown deployment type {mode!r}; use one of {DEPLOY_TYPES}")
         await self.open()
         async with self._lock:
-            flows = self.credentials.extract(flows)
-            new = parse_flows(flows, self.registry)
-            self._check_creatable(new)
+            before = self.credentials.snapshot()
+            try:
+                flows = self.credentials.extract(flows)
+                new = parse_flows(flows, self.registry)
+                self._check_creatable(new)
+            except BaseException:  # a refused flow changes no credentials either
+                self.credentials.restore(before)
+                raise
             for t in sorted(new.unknown_types):
                 log.warning(
                     "flow uses node type %r, which is not installed: its nodes do nothing", t

@@ -14,7 +14,11 @@ from plantwire.nodes.amqp.broker import AmqpBrokerNode
 from plantwire.runtime.errors import PlantwireError
 from plantwire.runtime.message import Msg
 from plantwire.runtime.runtime import Runtime
-from tests.conftest import ProbeNode, probe, require_service, tab
+from tests.conftest import probe, require_service, tab
+from tests.flowkit import deploy as _deploy
+from tests.flowkit import received as _got
+from tests.flowkit import until as _until
+from tests.flowkit import wait_messages as _wait
 from tests.tcp_proxy import TcpProxy
 
 HOST, PORT = "127.0.0.1", 5672
@@ -59,33 +63,6 @@ def _catch() -> list[dict[str, Any]]:
         {"id": "c", "type": "catch", "z": "t1", "scope": None, "wires": [["err"]]},
         probe("err"),
     ]
-
-
-async def _deploy(make_runtime: Callable[..., Runtime], flow: list[Any]) -> Runtime:
-    rt = make_runtime()
-    await rt.open()
-    await rt.deploy(flow)
-    return rt
-
-
-def _got(rt: Runtime, nid: str) -> list[Msg]:
-    node = rt.get_node(nid)
-    assert isinstance(node, ProbeNode)
-    return node.received
-
-
-async def _until(cond: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what or cond}")
-        await asyncio.sleep(0.02)
-
-
-async def _wait(rt: Runtime, nid: str, count: int, timeout: float = 10.0) -> list[Msg]:
-    await _until(lambda: len(_got(rt, nid)) >= count, timeout, f"{count} messages on {nid}")
-    return _got(rt, nid)
 
 
 def _connected(rt: Runtime, nid: str = "b") -> bool:

@@ -13,9 +13,10 @@ import pytest
 from plantwire.nodes.analytics.integrate_codec import IntegrateTracker, per_unit, trapezoid
 from plantwire.nodes.analytics.shift_codec import ShiftSchedule
 from plantwire.runtime.errors import PlantwireError
-from plantwire.runtime.message import Msg
 from plantwire.runtime.runtime import Runtime
-from tests.conftest import ProbeNode, probe, tab
+from tests.conftest import probe, tab
+from tests.flowkit import deploy as _deploy
+from tests.flowkit import received as _got
 
 T0 = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC).timestamp()
 STORES = {"default": "memory", "memory": {"module": "memory"}, "file": {"module": "sqlite"}}
@@ -74,19 +75,6 @@ def _flow(**cfg: Any) -> list[dict[str, Any]]:
         probe("out"),
         probe("err"),
     ]
-
-
-def _got(rt: Runtime, nid: str) -> list[Msg]:
-    node = rt.get_node(nid)
-    assert isinstance(node, ProbeNode)
-    return node.received
-
-
-async def _deploy(make_runtime: Callable[..., Runtime], flow: list[Any], **kw: Any) -> Runtime:
-    rt = make_runtime(**kw)
-    await rt.open()
-    await rt.deploy(flow)
-    return rt
 
 
 async def _feed(rt: Runtime, msgs: Sequence[tuple[float, str, Any]]) -> None:

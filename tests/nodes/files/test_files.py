@@ -6,7 +6,6 @@ import asyncio
 import csv
 import datetime as dt
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,10 @@ from plantwire.nodes.files.sheet_codec import (
 )
 from plantwire.runtime.message import Msg
 from plantwire.runtime.runtime import Runtime
-from tests.conftest import ProbeNode, probe, tab
+from tests.conftest import probe, tab
+from tests.flowkit import deploy as _deploy
+from tests.flowkit import received as _got
+from tests.flowkit import wait_messages as _wait
 
 SQLITE_CONTEXT = {"default": {"module": "sqlite", "config": {"flushInterval": 0.05}}}
 
@@ -42,29 +44,6 @@ def _flow(node: dict[str, Any], *extra: dict[str, Any]) -> list[dict[str, Any]]:
         probe("err"),
         *extra,
     ]
-
-
-async def _deploy(make_runtime: Callable[..., Runtime], flow: list[Any], **kw: Any) -> Runtime:
-    rt = make_runtime(**kw)
-    await rt.open()
-    await rt.deploy(flow)
-    return rt
-
-
-def _got(rt: Runtime, nid: str) -> list[Msg]:
-    node = rt.get_node(nid)
-    assert isinstance(node, ProbeNode)
-    return node.received
-
-
-async def _wait(rt: Runtime, nid: str, count: int, timeout: float = 10.0) -> list[Msg]:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while len(_got(rt, nid)) < count and loop.time() < end:
-        await asyncio.sleep(0.01)
-    got = _got(rt, nid)
-    assert len(got) >= count, f"{nid} received {len(got)} of {count}: {got[:3]}"
-    return got
 
 
 def _send(rt: Runtime, msg: Msg, nid: str = "n") -> None:

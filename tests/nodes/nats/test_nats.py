@@ -29,7 +29,9 @@ from plantwire.nodes.nats.server import NatsServerNode
 from plantwire.runtime.errors import PlantwireError
 from plantwire.runtime.message import Msg
 from plantwire.runtime.runtime import Runtime
-from tests.conftest import ProbeNode, probe, require_service, tab
+from tests.conftest import probe, require_service, tab
+from tests.flowkit import deploy as _deploy
+from tests.flowkit import received as _got
 from tests.tcp_proxy import TcpProxy
 
 NATS_URL = "nats://127.0.0.1:4222"
@@ -87,19 +89,6 @@ def _out(nid: str, subject: str = "", **extra: Any) -> dict[str, Any]:
 
 def _catch(z: str = "t1") -> dict[str, Any]:
     return {"id": f"c-{z}", "type": "catch", "z": z, "scope": None, "wires": [["err"]]}
-
-
-async def _deploy(make_runtime: Callable[..., Runtime], flow: list[Any], **kw: Any) -> Runtime:
-    rt = make_runtime(**kw)
-    await rt.open()
-    await rt.deploy(flow)
-    return rt
-
-
-def _got(rt: Runtime, nid: str) -> list[Msg]:
-    node = rt.get_node(nid)
-    assert isinstance(node, ProbeNode)
-    return node.received
 
 
 async def _until(cond: Callable[[], bool], what: str, timeout: float = 10.0) -> None:

@@ -16,7 +16,9 @@ import pytest
 from plantwire.runtime.message import Msg
 from plantwire.runtime.runtime import Runtime
 from plantwire.sim.erp import SETS, V2_ROOT, V4_ROOT, ErpService
-from tests.conftest import ProbeNode, probe, tab
+from tests.conftest import probe, tab
+from tests.flowkit import deploy as _deploy
+from tests.flowkit import received as _got
 
 PO = SETS["PurchaseOrders"]
 
@@ -94,19 +96,6 @@ def _flow(
 
 def _root(erp: ErpService, version: str) -> str:
     return erp.base_url + (V2_ROOT if version == "v2" else V4_ROOT)
-
-
-async def _deploy(make_runtime: Callable[..., Runtime], flow: list[Any]) -> Runtime:
-    rt = make_runtime()
-    await rt.open()
-    await rt.deploy(flow)
-    return rt
-
-
-def _got(rt: Runtime, nid: str) -> list[Msg]:
-    node = rt.get_node(nid)
-    assert isinstance(node, ProbeNode)
-    return node.received
 
 
 async def _ask(rt: Runtime, msg: Msg, nid: str = "out", timeout: float = 10.0) -> Msg:

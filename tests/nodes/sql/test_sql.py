@@ -16,7 +16,10 @@ from plantwire.nodes.sql.database import SqlDatabaseNode
 from plantwire.runtime.errors import PlantwireError
 from plantwire.runtime.message import Msg
 from plantwire.runtime.runtime import Runtime
-from tests.conftest import ProbeNode, probe, require_service, tab
+from tests.conftest import probe, require_service, tab
+from tests.flowkit import deploy as _deploy
+from tests.flowkit import received as _got
+from tests.flowkit import wait_messages as _wait
 from tests.nodes.sql.conftest import PG_URL, Backend
 
 
@@ -40,29 +43,6 @@ def _flow(url: str, query: str, creds: dict[str, str] | None = None, **q: Any) -
         probe("out"),
         probe("err"),
     ]
-
-
-async def _deploy(make_runtime: Callable[..., Runtime], flow: list[Any]) -> Runtime:
-    rt = make_runtime()
-    await rt.open()
-    await rt.deploy(flow)
-    return rt
-
-
-def _got(rt: Runtime, nid: str) -> list[Msg]:
-    node = rt.get_node(nid)
-    assert isinstance(node, ProbeNode)
-    return node.received
-
-
-async def _wait(rt: Runtime, nid: str, count: int, timeout: float = 10.0) -> list[Msg]:
-    for _ in range(int(timeout / 0.02)):
-        if len(_got(rt, nid)) >= count:
-            break
-        await asyncio.sleep(0.02)
-    got = _got(rt, nid)
-    assert len(got) >= count, f"{nid} received {len(got)} of {count}: {got}"
-    return got
 
 
 async def _ask(rt: Runtime, msg: Msg, nid: str = "out") -> Msg:

@@ -8,7 +8,6 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -404,13 +403,8 @@ class DebugNode(Node):
 
     def _publish(self, debug_msg: dict[str, Any]) -> None:
         """Hand a sidebar message to the runtime's debug listeners and the log."""
-        runtime = self.flow.runtime
-        listeners: list[Callable[[dict[str, Any]], None]] | None = getattr(
-            runtime, "debug_listeners", None
-        )
-        if listeners:
-            for listener in list(listeners):
-                listener(debug_msg)
+        for listener in list(self.flow.runtime.debug_listeners):
+            listener(debug_msg)
         value = debug_msg.get("msg", MISSING)
         text = value if isinstance(value, str) else inspect(value, depth=10)
-        runtime.node_log(self, logging.DEBUG, text)
+        self.flow.runtime.node_log(self, logging.DEBUG, text)

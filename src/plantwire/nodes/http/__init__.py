@@ -1,18 +1,5 @@
 """HTTP nodes: http in, http response, http request (Node-RED's network nodes)."""
 
-import importlib
-import logging
-import pkgutil
+from plantwire.registry import import_node_modules
 
-for _info in pkgutil.iter_modules(__path__):
-    if (
-        not _info.name.startswith("_")
-        and not _info.name.endswith("_codec")
-        and _info.name not in ("client", "sparkplug_b_pb2", "model")
-    ):
-        try:
-            importlib.import_module(f"{__name__}.{_info.name}")
-        except Exception as _exc:
-            logging.getLogger("plantwire.registry").error(
-                "node module %s.%s failed to import: %s", __name__, _info.name, _exc
-            )
+import_node_modules(__name__, __path__)

@@ -13,10 +13,11 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from plantwire.expressions import js_number_to_string, to_js_string
+from plantwire.nodes.common.outbox import OutboxConfig
 from plantwire.runtime.message import MISSING, Msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
 from plantwire.runtime.spool import Forwarder, Rejected, Spool
-from plantwire.spec import LooseBool, LooseFloat, LooseInt, NodeConfig, node_type
+from plantwire.spec import node_type
 
 from .broker import MqttBrokerNode, user_properties
 from .client import MqttConnection, MqttError, MqttNotConnected
@@ -97,7 +98,7 @@ def decode_item(item: bytes) -> tuple[str, bytes, int, bool, dict[str, Any]]:
     return topic, item[4 + size :], qos, retain, props
 
 
-class MqttOutConfig(NodeConfig):
+class MqttOutConfig(OutboxConfig):
     """The mqtt out node as Node-RED writes it in flows.json (plus spool settings)."""
 
     topic: str = Field("", description="Topic to publish to; empty: msg.topic.")
@@ -111,18 +112,6 @@ class MqttOutConfig(NodeConfig):
     correl: str = Field("", description="MQTT 5 correlation data (overrides msg).")
     expiry: str | int = Field("", description="MQTT 5 message expiry interval in seconds.")
     broker: str = Field("", description="Id of the mqtt-broker config node.")
-    spool: LooseBool = Field(
-        True,
-        description="Keep messages on disk while the broker is unreachable and send them, "
-        "in order, when it is back (store and forward).",
-    )
-    spoolMaxMessages: LooseInt = Field(
-        1_000_000, description="Most messages kept on disk; the oldest are dropped beyond."
-    )
-    spoolMaxAge: LooseFloat = Field(
-        7 * 86400.0, description="Seconds a message may wait on disk before it is dropped."
-    )
-    spoolMaxBytes: LooseInt = Field(1 << 30, description="Most bytes kept on disk.")
 
     @model_validator(mode="after")
     def _check(self) -> MqttOutConfig:
@@ -132,8 +121,6 @@ class MqttOutConfig(NodeConfig):
             raise ValueError(f"topic: {validate_publish_topic(self.topic)}")
         if str(self.qos).strip() not in ("", "0", "1", "2"):
             raise ValueError(f"qos: '{self.qos}' is not 0, 1 or 2")
-        if self.spoolMaxMessages < 1 or self.spoolMaxAge <= 0 or self.spoolMaxBytes < 1:
-            raise ValueError("spoolMaxMessages, spoolMaxAge and spoolMaxBytes must be positive")
         return self
 
 
