@@ -17,7 +17,15 @@ from .convert_codec import mask
 
 __all__ = ["SqlDatabaseConfig", "SqlDatabaseNode", "resolve_url"]
 
-DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg", "mysql+aiomysql", "mariadb+aiomysql")
+DRIVERS = (
+    "sqlite+aiosqlite",
+    "postgresql+asyncpg",
+    "mysql+aiomysql",
+    "mariadb+aiomysql",
+    "mssql+aioodbc",
+)
+"""SQLAlchemy async drivers offered; MS SQL Server needs ``pip install aioodbc`` and an ODBC
+driver on the machine, and is not tested here (no server on the test machine)."""
 
 
 def _parse(url: str) -> URL:
@@ -47,8 +55,9 @@ class SqlDatabaseConfig(NodeConfig):
     url: str = Field(
         "",
         description="SQLAlchemy URL without the password: sqlite+aiosqlite:///plant.db "
-        "(relative to the data folder), postgresql+asyncpg://user@host:5432/db or "
-        "mysql+aiomysql://user@host:3306/db.",
+        "(relative to the data folder), postgresql+asyncpg://user@host:5432/db, "
+        "mysql+aiomysql://user@host:3306/db or mssql+aioodbc://user@dsn (MS SQL Server: "
+        "needs the aioodbc package and an ODBC driver; untested).",
     )
     poolSize: LooseInt = Field(5, description="Connections kept open in the pool.")
     maxOverflow: LooseInt = Field(
