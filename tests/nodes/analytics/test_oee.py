@@ -3,7 +3,6 @@ cross shift boundaries; figures computed by hand."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,14 +13,9 @@ from plantwire.nodes.analytics.oee_codec import OeeTracker, oee_figures, parse_s
 from plantwire.nodes.analytics.shift_codec import ShiftSchedule
 from plantwire.runtime.errors import PlantwireError
 from plantwire.runtime.runtime import Runtime
-from tests.conftest import probe, tab
 from tests.flowkit import deploy as _deploy
 from tests.flowkit import received as _got
-
-T0 = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC).timestamp()
-"""Start of a one-hour shift (shiftSeconds 3600 aligns to whole hours)."""
-
-STORES = {"default": "memory", "memory": {"module": "memory"}, "file": {"module": "sqlite"}}
+from tests.nodes.analytics.helpers import STORES, T0, feed, reports, shift_flow
 
 
 def _tracker(**kw: Any) -> OeeTracker:
@@ -134,44 +128,22 @@ def test_tracker_state_survives_a_round_trip() -> None:
 
 
 def _flow(**cfg: Any) -> list[dict[str, Any]]:
-    node = {
-        "id": "oee",
-        "type": "oee",
-        "z": "t1",
-        "shiftSeconds": "3600",
-        "timezone": "UTC",
-        "idealRate": "60",
-        "wires": [["out"]],
-    }
-    node.update(cfg)
-    return [
-        tab(),
-        node,
-        {"id": "c", "type": "catch", "z": "t1", "scope": None, "wires": [["err"]]},
-        probe("out"),
-        probe("err"),
-    ]
+    return shift_flow(
+        {
+            "id": "oee",
+            "type": "oee",
+            "idealRate": "60",
+        },
+        **cfg,
+    )
 
 
 async def _feed(rt: Runtime, msgs: Sequence[tuple[float, str, Any]], nid: str = "oee") -> None:
-    """Deliver (seconds after T0, topic, payload) messages and let the dispatcher run."""
-    node = rt.get_node(nid)
-    assert node is not None
-    for offset, topic, payload in msgs:
-        rt.deliver(node, {"topic": topic, "payload": payload, "timestamp": (T0 + offset) * 1000})
-    for _ in range(50):
-        await asyncio.sleep(0)
+    await feed(rt, nid, msgs)
 
 
 async def _reports(rt: Runtime, count: int) -> list[dict[str, Any]]:
-    for _ in range(250):
-        if len(_got(rt, "out")) >= count:
-            break
-        await asyncio.sleep(0.02)
-    got = _got(rt, "out")
-    assert len(got) >= count, f"{len(got)} of {count}: {got} err={_got(rt, 'err')}"
-    assert all(m["topic"] == "oee" for m in got)
-    return [m["payload"] for m in got]
+    return await reports(rt, count, "oee")
 
 
 WORKED: list[tuple[float, str, Any]] = [

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
-import json
 from typing import Any
+
+from ..common.payload_codec import encode_body, loads_json, utf8_or_bytes
 
 __all__ = [
     "EXCHANGE_TYPES",
@@ -39,40 +40,16 @@ def decode_body(body: bytes, content_type: str | None, parse_json: bool) -> Any:
     is JSON, text when the content type is text or JSON and the body is UTF-8, else the
     bytes. ValueError when JSON was asked for and the body is not JSON."""
     if parse_json or is_json_type(content_type):
-        try:
-            return json.loads(body)
-        except ValueError as exc:
-            raise ValueError(f"the message body is not valid JSON ({exc})") from None
+        return loads_json(body, "message body")
     if _is_text_type(content_type):
-        try:
-            return body.decode("utf-8")
-        except UnicodeDecodeError:
-            return body
+        return utf8_or_bytes(body)
     return body
 
 
 def encode_payload(payload: Any) -> tuple[bytes, str | None]:
     """A payload as a body and its content type: bytes as they are, text as UTF-8
     (text/plain), anything else as JSON (application/json)."""
-    if isinstance(payload, bytes | bytearray | memoryview):
-        return bytes(payload), None
-    if isinstance(payload, str):
-        return payload.encode("utf-8"), "text/plain"
-    return json.dumps(payload, default=_json_default, separators=(",", ":")).encode(
-        "utf-8"
-    ), "application/json"
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, _dt.datetime | _dt.date):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, bytes | bytearray):
-        return list(bytes(value))
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    return str(value)
+    return encode_body(payload)
 
 
 def routing_keys(text: str) -> list[str]:
@@ -96,10 +73,7 @@ def header_value(value: Any) -> Any:
 def plain(value: Any) -> Any:
     """A received header value as a JSON-friendly value (bytes as text when UTF-8)."""
     if isinstance(value, bytes):
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError:
-            return value
+        return utf8_or_bytes(value)
     if isinstance(value, decimal.Decimal):
         return float(value)
     if isinstance(value, _dt.datetime):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import ssl
 from typing import Any, Protocol
 
@@ -15,11 +14,11 @@ from pydantic import Field, model_validator
 from plantwire.runtime.node import Node
 from plantwire.spec import LooseBool, LooseFloat, LooseInt, NodeConfig, node_type
 
-__all__ = ["AmqpBrokerConfig", "AmqpBrokerNode", "AmqpUser"]
+from ..common.connection import Backoff, ConnectionOwner, find_config_node
+
+__all__ = ["AmqpBrokerConfig", "AmqpBrokerNode", "AmqpUser", "find_broker"]
 
 log = logging.getLogger("plantwire.amqp")
-
-RETRY_MIN, RETRY_MAX = 0.5, 30.0
 
 
 class AmqpUser(Protocol):
@@ -64,7 +63,7 @@ class AmqpBrokerConfig(NodeConfig):
 
 
 @node_type("amqp-broker")
-class AmqpBrokerNode(Node):
+class AmqpBrokerNode(ConnectionOwner[AmqpUser]):
     """A connection to an AMQP 0-9-1 server (RabbitMQ), shared by every amqp in and
     amqp out node that uses it.
 
@@ -85,10 +84,7 @@ class AmqpBrokerNode(Node):
     def __init__(self, flow: Any, config: AmqpBrokerConfig) -> None:
         super().__init__(flow, config)
         self.cfg = config
-        self.users: dict[str, AmqpUser] = {}
         self.connection: AbstractConnection | None = None
-        self.state = "disconnected"
-        self._task: asyncio.Task[None] | None = None
 
     @property
     def label(self) -> str:
@@ -127,13 +123,8 @@ class AmqpBrokerNode(Node):
             aio_pika.connect(**kwargs), timeout=self.cfg.connectTimeout + 1
         )
 
-    def _show(self, fill: str, shape: str, text: str) -> None:
-        for user in list(self.users.values()):
-            if isinstance(user, Node):
-                user.status(fill, shape, text)
-
     async def _run(self) -> None:
-        delay = RETRY_MIN
+        backoff = Backoff()
         reported = False
         while True:
             self.state = "connecting"
@@ -151,8 +142,7 @@ class AmqpBrokerNode(Node):
                 if not reported:
                     reported = True
                     self.warn(f"cannot connect to {self.label}: {reason}; retrying")
-                await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
-                delay = min(delay * 2, RETRY_MAX)
+                await backoff.wait()
                 continue
             closed = asyncio.Event()
             lost: list[str] = []
@@ -172,7 +162,7 @@ class AmqpBrokerNode(Node):
             if reported:
                 self.log(f"connected to {self.label} again")
             reported = False
-            delay = RETRY_MIN
+            backoff.reset()
             for user in list(self.users.values()):
                 try:
                     await user.amqp_up(conn)
@@ -195,7 +185,7 @@ class AmqpBrokerNode(Node):
                 user.amqp_down(reason)
             self.warn(f"connection to {self.label} lost: {reason}; reconnecting")
             reported = True
-            await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
+            await backoff.wait(grow=False)
 
     # ----- users ----------------------------------------------------------------------
 
@@ -203,8 +193,8 @@ class AmqpBrokerNode(Node):
         """A node starts using the connection; the first one opens it. The node's
         ``amqp_up`` is called now when connected, and after every (re)connect."""
         self.users[node.id] = node
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        if not self._running:
+            self._start_task(self._run())
             if isinstance(node, Node):
                 node.status("yellow", "ring", "connecting")
         elif self.connected and self.connection is not None:
@@ -214,28 +204,13 @@ class AmqpBrokerNode(Node):
         elif isinstance(node, Node):
             node.status("red", "ring", "disconnected")
 
-    async def deregister(self, node: AmqpUser) -> None:
-        """A node stops using the connection; after the last one it is closed."""
-        self.users.pop(node.id, None)
-        if not self.users:
-            await self._shutdown()
-
-    async def _shutdown(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+    async def _release(self) -> None:
         conn, self.connection = self.connection, None
-        self.state = "disconnected"
         if conn is not None and not conn.is_closed:
             try:
                 await asyncio.wait_for(conn.close(), 5)
             except Exception:
                 log.debug("closing %s failed", self.label, exc_info=True)
-
-    async def close(self, removed: bool) -> None:
-        self.users.clear()
-        await self._shutdown()
 
 
 def _reason(exc: BaseException) -> str:
@@ -245,3 +220,11 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, ConnectionRefusedError) or "refused" in text.lower():
         return f"connection refused ({text})"
     return text
+
+
+def find_broker(node: Node, ref: str) -> AmqpBrokerNode | None:
+    """The AmqpBrokerNode ``ref`` named in ``node``'s ``broker`` field; None (with a red status and
+    an error to catch nodes) when there is none."""
+    return find_config_node(
+        node, AmqpBrokerNode, "broker", ref, f"amqp-broker node '{ref}' not found", "no broker"
+    )

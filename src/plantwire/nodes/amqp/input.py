@@ -20,7 +20,7 @@ from plantwire.runtime.node import Node
 from plantwire.spec import LooseBool, LooseInt, NodeConfig, node_type
 
 from .amqp_codec import EXCHANGE_TYPES, decode_body, plain, routing_keys, timestamp_ms
-from .broker import AmqpBrokerNode
+from .broker import AmqpBrokerNode, find_broker
 
 __all__ = ["AmqpInConfig", "AmqpInNode"]
 
@@ -131,10 +131,8 @@ class AmqpInNode(Node):
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
 
     async def start(self) -> None:
-        broker = self.flow.get_node(self.cfg.broker)
-        if not isinstance(broker, AmqpBrokerNode):
-            self.status("red", "ring", "no broker")
-            self.error(f"broker: amqp-broker node '{self.cfg.broker}' not found")
+        broker = find_broker(self, self.cfg.broker)
+        if broker is None:
             return
         self.broker = broker
         self.create_task(self._work())

@@ -18,7 +18,7 @@ from plantwire.runtime.node import DoneFn, Node, SendFn
 from plantwire.spec import LooseBool, LooseFloat, node_type
 
 from .amqp_codec import EXCHANGE_TYPES, encode_payload, expiration_seconds, header_value
-from .broker import AmqpBrokerNode
+from .broker import AmqpBrokerNode, find_broker
 
 __all__ = ["AmqpOutConfig", "AmqpOutNode"]
 
@@ -96,10 +96,8 @@ class AmqpOutNode(Node):
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
-        broker = self.flow.get_node(self.cfg.broker)
-        if not isinstance(broker, AmqpBrokerNode):
-            self.status("red", "ring", "no broker")
-            self.error(f"broker: amqp-broker node '{self.cfg.broker}' not found")
+        broker = find_broker(self, self.cfg.broker)
+        if broker is None:
             return
         self.broker = broker
         self.outbox = Outbox(

@@ -8,13 +8,12 @@ from pydantic import Field, model_validator
 
 from plantwire.expressions import set_msg_property
 from plantwire.runtime.message import Msg
-from plantwire.runtime.node import DoneFn, Node, SendFn
+from plantwire.runtime.node import DoneFn, SendFn
 from plantwire.spec import LooseFloat, LooseInt, node_type
 
-from .stats import WindowConfig, add_reading, is_reset, read_value, topic_of
+from .stats import WindowConfig, WindowNode
 from .threshold import iso_time
-from .time_codec import msg_time
-from .window_codec import Fit, RollingWindow
+from .window_codec import Fit
 
 __all__ = ["ForecastConfig", "ForecastNode", "time_to_limit", "ttl_changed"]
 
@@ -82,7 +81,7 @@ def ttl_changed(old: float | None, new: float | None, tolerance: float) -> bool:
 
 
 @node_type("forecast")
-class ForecastNode(Node):
+class ForecastNode(WindowNode[ForecastConfig]):
     """Forecasts when a trending value reaches a limit.
 
     A least-squares line of value over time is fitted to the readings of the window
@@ -109,31 +108,20 @@ class ForecastNode(Node):
 
     def __init__(self, flow: Any, config: ForecastConfig) -> None:
         super().__init__(flow, config)
-        self.cfg = config
-        self.windows: dict[str, RollingWindow] = {}
         self.sent_ttl: dict[str, float | None] = {}
+
+    def _forget(self, topic: str) -> None:
+        if topic:
+            self.sent_ttl.pop(topic, None)
+        else:
+            self.sent_ttl.clear()
 
     def on_input(self, msg: Msg, send: SendFn, done: DoneFn) -> None:
         cfg = self.cfg
-        topic = topic_of(msg, cfg.perTopic)
-        if is_reset(msg):
-            if topic:
-                self.windows.pop(topic, None)
-                self.sent_ttl.pop(topic, None)
-            else:
-                self.windows.clear()
-                self.sent_ttl.clear()
-            self.status({"fill": "grey", "shape": "ring", "text": "reset"})
+        reading = self._reading(msg)
+        if reading is None:
             return
-        value = read_value(self, msg, cfg.property)
-        if value is None:
-            return
-        window = self.windows.get(topic)
-        if window is None:
-            window = self.windows[topic] = cfg.make_window()
-        t = msg_time(msg, cfg.timeProperty)
-        if not add_reading(self, window, msg, t, value, cfg.timeProperty):
-            return
+        topic, window, t, value = reading
         if window.count < cfg.minSamples:
             self.status(
                 {"fill": "yellow", "shape": "ring", "text": f"{window.count}/{cfg.minSamples}"}

@@ -7,18 +7,14 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from plantwire.runtime.message import MISSING, Msg
-from plantwire.runtime.node import DoneFn, Node, SendFn
+from plantwire.runtime.message import Msg
 from plantwire.spec import LooseFloat, OptFloat, node_type
 
+from ._shiftnode import ShiftNode
 from .integrate_codec import MODES, RATE_UNITS, IntegrateTracker
-from .oee import is_shift_end
 from .shift_codec import ShiftConfig
-from .time_codec import msg_time
 
 __all__ = ["IntegrateConfig", "IntegrateNode"]
-
-STATE_KEY = "integrate"
 
 
 class IntegrateConfig(ShiftConfig):
@@ -79,7 +75,7 @@ class IntegrateConfig(ShiftConfig):
 
 
 @node_type("integrate")
-class IntegrateNode(Node):
+class IntegrateNode(ShiftNode[IntegrateConfig, IntegrateTracker]):
     """Energy per shift, and energy per 1,000 units.
 
     In ``counter`` mode the value is a cumulative meter (kWh, or a Wh counter with
@@ -111,20 +107,10 @@ class IntegrateNode(Node):
     category = "analytics"
     color = "#a6d5c6"
     icon = "batch.svg"
+    report_topic = "integrate"
 
-    def __init__(self, flow: Any, config: IntegrateConfig) -> None:
-        super().__init__(flow, config)
-        self.cfg = config
-        self.tracker = self._new_tracker()
-        self._ignored: set[str] = set()
-        self._signature = [
-            config.shifts,
-            config.shiftSeconds,
-            config.timezone,
-            config.mode,
-            config.scale,
-            config.rateUnit,
-        ]
+    def _signature_fields(self) -> list[Any]:
+        return [self.cfg.mode, self.cfg.scale, self.cfg.rateUnit]
 
     def _new_tracker(self) -> IntegrateTracker:
         cfg = self.cfg
@@ -141,25 +127,6 @@ class IntegrateNode(Node):
             close_delay=cfg.closeDelaySeconds,
         )
 
-    async def start(self) -> None:
-        saved = self.context().get(STATE_KEY, self.cfg.store or None)
-        if (
-            saved is not MISSING
-            and isinstance(saved, dict)
-            and saved.get("signature") == self._signature
-        ):
-            try:
-                self.tracker.from_dict(saved)
-            except (TypeError, ValueError, KeyError) as exc:
-                self.warn(f"saved figures ignored: {exc}")
-                self.tracker = self._new_tracker()
-        self._show()
-
-    def _save(self) -> None:
-        data = self.tracker.to_dict()
-        data["signature"] = self._signature
-        self.context().set(STATE_KEY, data, self.cfg.store or None)
-
     def _show(self) -> None:
         tracker = self.tracker
         if tracker.shift is None:
@@ -168,43 +135,19 @@ class IntegrateNode(Node):
         text = f"{tracker.shift.name}: {round(tracker.energy, 3)} {self.cfg.unitLabel}"
         self.status("green", "dot", text)
 
-    def _ignore(self, topic: Any) -> None:
-        """Messages of other topics are ignored; a warning names each such topic once."""
-        name = str(topic)
-        if name in self._ignored or len(self._ignored) >= 50:
-            return
-        self._ignored.add(name)
-        cfg = self.cfg
-        expected = ", ".join(t for t in (cfg.valueTopic, cfg.unitTopic) if t)
-        self.warn(f"messages with topic '{name}' are ignored (expected: {expected}, shift)")
+    def _expected_topics(self) -> tuple[str, ...]:
+        return (self.cfg.valueTopic, self.cfg.unitTopic)
 
-    def on_input(self, msg: Msg, send: SendFn, done: DoneFn) -> None:
+    def _feed(self, msg: Msg, stamp: float, topic: Any) -> list[dict[str, Any]] | None:
         cfg = self.cfg
-        stamp = msg_time(msg, cfg.timeProperty)
-        topic = msg.get("topic")
-        tracker = self.tracker
-        try:
-            if is_shift_end(msg):
-                reports = tracker.end_shift(stamp)
-            elif cfg.unitTopic and topic == cfg.unitTopic:
-                reports = tracker.feed_units(stamp, msg.get("payload"), topic)
-            elif not cfg.valueTopic or topic == cfg.valueTopic:
-                reports, gap = tracker.feed_value(stamp, msg.get("payload"), topic)
-                if gap is not None:
-                    self.warn(
-                        f"{gap:g} s between two readings is more than maxGapSeconds "
-                        f"{cfg.maxGapSeconds:g}: not integrated"
-                    )
-            else:
-                self._ignore(topic)
-                return
-        except ValueError as exc:
-            self.error(str(exc), msg)
-            return
-        interim = tracker.interim_due()
-        if interim is not None:
-            reports.append(interim)
-        self._save()
-        for report in reports:
-            send({"topic": "integrate", "payload": report})
-        self._show()
+        if cfg.unitTopic and topic == cfg.unitTopic:
+            return self.tracker.feed_units(stamp, msg.get("payload"), topic)
+        if cfg.valueTopic and topic != cfg.valueTopic:
+            return None
+        reports, gap = self.tracker.feed_value(stamp, msg.get("payload"), topic)
+        if gap is not None:
+            self.warn(
+                f"{gap:g} s between two readings is more than maxGapSeconds "
+                f"{cfg.maxGapSeconds:g}: not integrated"
+            )
+        return reports

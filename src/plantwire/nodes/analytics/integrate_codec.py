@@ -142,15 +142,6 @@ class IntegrateTracker(ShiftTracker):
         """A cumulative unit counter reading, split linearly over shift boundaries."""
         current = number(value, "units", topic)
         when = self.effective(stamp)
-        spread: list[tuple[str, Amount, float]] = []
-        if self.last_units is not None:
-            start = min(self.last_units[1], when)
-            delta = counter_delta(self.last_units[0], current, self.counter_max)
-            spread.append(("units", linear(start, when, delta), start))
-        reports = self.advance(when, spread, "units")
+        reports = self.advance_counter("units", self.last_units, current, when, self.counter_max)
         self.last_units = [current, when]
         return reports
-
-    def end_shift(self, stamp: float) -> list[dict[str, Any]]:
-        """End the current shift now (time is never moved backwards)."""
-        return self.end_now(self.effective(stamp))

@@ -6,22 +6,14 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from plantwire.runtime.message import MISSING, Msg
-from plantwire.runtime.node import DoneFn, Node, SendFn
+from plantwire.runtime.message import Msg
 from plantwire.spec import LooseFloat, OptFloat, node_type
 
+from ._shiftnode import ShiftNode, is_shift_end
 from .oee_codec import OeeTracker, parse_state_list
 from .shift_codec import ShiftConfig
-from .time_codec import msg_time
 
 __all__ = ["OeeConfig", "OeeNode", "is_shift_end"]
-
-STATE_KEY = "oee"
-
-
-def is_shift_end(msg: Msg) -> bool:
-    """A message that closes the current shift now: topic "shift" or msg.shift "end"."""
-    return msg.get("topic") == "shift" or msg.get("shift") == "end"
 
 
 class OeeConfig(ShiftConfig):
@@ -68,7 +60,7 @@ class OeeConfig(ShiftConfig):
 
 
 @node_type("oee")
-class OeeNode(Node):
+class OeeNode(ShiftNode[OeeConfig, OeeTracker]):
     """Computes OEE (availability x performance x quality) per shift.
 
     Wire machine state and cumulative counters into one node; ``msg.topic`` tells them
@@ -106,20 +98,11 @@ class OeeNode(Node):
     category = "analytics"
     color = "#a6d5c6"
     icon = "gauge.svg"
+    report_topic = "oee"
 
-    def __init__(self, flow: Any, config: OeeConfig) -> None:
-        super().__init__(flow, config)
-        self.cfg = config
-        self.tracker = self._new_tracker()
-        self._ignored: set[str] = set()
-        self._signature = [
-            config.shifts,
-            config.shiftSeconds,
-            config.timezone,
-            config.idealRate,
-            config.runningStates,
-            config.plannedStopStates,
-        ]
+    def _signature_fields(self) -> list[Any]:
+        cfg = self.cfg
+        return [cfg.idealRate, cfg.runningStates, cfg.plannedStopStates]
 
     def _new_tracker(self) -> OeeTracker:
         cfg = self.cfg
@@ -133,25 +116,6 @@ class OeeNode(Node):
             cfg.closeDelaySeconds,
         )
 
-    async def start(self) -> None:
-        saved = self.context().get(STATE_KEY, self.cfg.store or None)
-        if (
-            saved is not MISSING
-            and isinstance(saved, dict)
-            and saved.get("signature") == self._signature
-        ):
-            try:
-                self.tracker.from_dict(saved)
-            except (TypeError, ValueError, KeyError) as exc:
-                self.warn(f"saved figures ignored: {exc}")
-                self.tracker = self._new_tracker()
-        self._show()
-
-    def _save(self) -> None:
-        data = self.tracker.to_dict()
-        data["signature"] = self._signature
-        self.context().set(STATE_KEY, data, self.cfg.store or None)
-
     def _show(self) -> None:
         shift = self.tracker.shift
         if shift is None:
@@ -161,52 +125,24 @@ class OeeNode(Node):
         running = state is not None and state in self.tracker.running
         self.status("green" if running else "grey", "dot", f"{shift.name} state {state}")
 
-    def _ignore(self, topic: Any) -> None:
-        """Messages of other topics are ignored; a warning names each such topic once."""
-        name = str(topic)
-        if name in self._ignored or len(self._ignored) >= 50:
-            return
-        self._ignored.add(name)
+    def _expected_topics(self) -> tuple[str, ...]:
         cfg = self.cfg
-        expected = ", ".join(
-            t for t in (cfg.stateTopic, cfg.totalTopic, cfg.goodTopic, cfg.rejectTopic) if t
-        )
-        self.warn(f"messages with topic '{name}' are ignored (expected: {expected}, shift)")
+        return (cfg.stateTopic, cfg.totalTopic, cfg.goodTopic, cfg.rejectTopic)
 
-    def on_input(self, msg: Msg, send: SendFn, done: DoneFn) -> None:
+    def _feed(self, msg: Msg, stamp: float, topic: Any) -> list[dict[str, Any]] | None:
         cfg = self.cfg
-        stamp = msg_time(msg, cfg.timeProperty)
-        topic = msg.get("topic")
-        tracker = self.tracker
-        if is_shift_end(msg):
-            reports = tracker.end_shift(stamp)
-        elif topic == cfg.stateTopic:
-            reports = tracker.feed_state(stamp, msg.get("payload"))
-        elif topic in (cfg.totalTopic, cfg.goodTopic, cfg.rejectTopic) and topic:
-            kind = (
-                "total"
-                if topic == cfg.totalTopic
-                else "good"
-                if topic == cfg.goodTopic
-                else "reject"
+        if topic == cfg.stateTopic:
+            return self.tracker.feed_state(stamp, msg.get("payload"))
+        if topic not in (cfg.totalTopic, cfg.goodTopic, cfg.rejectTopic) or not topic:
+            return None
+        kind = (
+            "total" if topic == cfg.totalTopic else "good" if topic == cfg.goodTopic else "reject"
+        )
+        return self.tracker.feed_counter(kind, stamp, msg.get("payload"), topic)
+
+    def _check_report(self, report: dict[str, Any]) -> None:
+        if self.tracker.check_performance(report):
+            self.warn(
+                f"performance {report.get('performance')} capped: the run produced more "
+                f"than idealRate {self.cfg.idealRate}/min allows; is the ideal rate too low?"
             )
-            try:
-                reports = tracker.feed_counter(kind, stamp, msg.get("payload"), topic)
-            except ValueError as exc:
-                self.error(str(exc), msg)
-                return
-        else:
-            self._ignore(topic)
-            return
-        interim = tracker.interim_due()
-        if interim is not None:
-            reports.append(interim)
-        self._save()
-        for report in reports:
-            if tracker.check_performance(report):
-                self.warn(
-                    f"performance {report.get('performance')} capped: the run produced more "
-                    f"than idealRate {cfg.idealRate}/min allows; is the ideal rate too low?"
-                )
-            send({"topic": "oee", "payload": report})
-        self._show()

@@ -8,12 +8,9 @@ from typing import Any
 
 from .shift_codec import (
     DEFAULT_COUNTER_MAX,
-    Amount,
     Shift,
     ShiftSchedule,
     ShiftTracker,
-    counter_delta,
-    linear,
     number,
     round_count,
 )
@@ -160,19 +157,9 @@ class OeeTracker(ShiftTracker):
         ValueError (naming topic and value) when ``value`` is not a number."""
         current = number(value, kind, kind if topic is None else topic)
         when = self.effective(stamp)
-        spread: list[tuple[str, Amount, float]] = []
-        previous = self.last.get(kind)
-        if previous is not None:
-            delta = counter_delta(previous[0], current, self.counter_max)
-            start = min(previous[1], when)
-            spread.append((kind, linear(start, when, delta), start))
-        reports = self.advance(when, spread, kind)
+        reports = self.advance_counter(kind, self.last.get(kind), current, when, self.counter_max)
         self.last[kind] = [current, when]
         return reports
-
-    def end_shift(self, stamp: float) -> list[dict[str, Any]]:
-        """End the current shift now (time is never moved backwards)."""
-        return self.end_now(self.effective(stamp))
 
     def check_performance(self, report: dict[str, Any]) -> bool:
         """True the first time a report shows performance above 1.05 (ideal rate too low)."""

@@ -414,6 +414,28 @@ class ShiftTracker:
         self.pos = when
         return reports + self._ready(when)
 
+    def end_shift(self, stamp: float) -> list[dict[str, Any]]:
+        """End the current shift now (time is never moved backwards)."""
+        return self.end_now(self.effective(stamp))
+
+    def advance_counter(
+        self,
+        key: str,
+        previous: list[float] | None,
+        current: float,
+        when: float,
+        counter_max: float,
+    ) -> list[dict[str, Any]]:
+        """Move to ``when`` with a cumulative counter reading ``current`` (figure ``key``):
+        what it counted since ``previous`` ([value, time], None for the first reading) is
+        split linearly over the shifts between."""
+        spread: list[tuple[str, Amount, float]] = []
+        if previous is not None:
+            start = min(previous[1], when)
+            delta = counter_delta(previous[0], current, counter_max)
+            spread.append((key, linear(start, when, delta), start))
+        return self.advance(when, spread, key)
+
     def flush(self) -> list[dict[str, Any]]:
         """Reports of every ended shift now, without waiting for late inputs."""
         reports = [self.report(c.shift, c.end, c.fig, True) for c in self.closing]

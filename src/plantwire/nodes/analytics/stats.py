@@ -7,7 +7,7 @@ forecast import them.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import Field, field_validator, model_validator
 
@@ -29,6 +29,7 @@ __all__ = [
     "StatsConfig",
     "StatsNode",
     "WindowConfig",
+    "WindowNode",
     "is_reset",
     "read_value",
     "topic_of",
@@ -164,6 +165,46 @@ def add_reading(
     return True
 
 
+W = TypeVar("W", bound=WindowConfig)
+
+
+class WindowNode(Node, Generic[W]):
+    """Base of a node that keeps a rolling window of readings per topic (stats, forecast):
+    reset messages, reading the value and time, and adding them to the topic's window."""
+
+    def __init__(self, flow: Any, config: W) -> None:
+        super().__init__(flow, config)
+        self.cfg = config
+        self.windows: dict[str, RollingWindow] = {}
+
+    def _forget(self, topic: str) -> None:
+        """Called on a reset for ``topic`` ("" = all topics) after the windows are cleared."""
+
+    def _reading(self, msg: Msg) -> tuple[str, RollingWindow, float, float] | None:
+        """(topic, its window, time, value) of a message whose reading was added; None for
+        a reset (done here) or a message reported as unusable."""
+        cfg = self.cfg
+        topic = topic_of(msg, cfg.perTopic)
+        if is_reset(msg):
+            if topic:
+                self.windows.pop(topic, None)
+            else:
+                self.windows.clear()
+            self._forget(topic)
+            self.status({"fill": "grey", "shape": "ring", "text": "reset"})
+            return None
+        value = read_value(self, msg, cfg.property)
+        if value is None:
+            return None
+        window = self.windows.get(topic)
+        if window is None:
+            window = self.windows[topic] = cfg.make_window()
+        t = msg_time(msg, cfg.timeProperty)
+        if not add_reading(self, window, msg, t, value, cfg.timeProperty):
+            return None
+        return topic, window, t, value
+
+
 class StatsConfig(WindowConfig):
     """Properties of a stats node."""
 
@@ -179,7 +220,7 @@ def _fmt(value: float | None) -> str:
 
 
 @node_type("stats")
-class StatsNode(Node):
+class StatsNode(WindowNode[StatsConfig]):
     """Rolling statistics of a numeric value over the last N messages or N seconds.
 
     The value is read from `property` (numbers and numeric strings), the time from
@@ -202,30 +243,12 @@ class StatsNode(Node):
     color = "#a6d5c6"
     icon = "stats.svg"
 
-    def __init__(self, flow: Any, config: StatsConfig) -> None:
-        super().__init__(flow, config)
-        self.cfg = config
-        self.windows: dict[str, RollingWindow] = {}
-
     def on_input(self, msg: Msg, send: SendFn, done: DoneFn) -> None:
         cfg = self.cfg
-        topic = topic_of(msg, cfg.perTopic)
-        if is_reset(msg):
-            if topic:
-                self.windows.pop(topic, None)
-            else:
-                self.windows.clear()
-            self.status({"fill": "grey", "shape": "ring", "text": "reset"})
+        reading = self._reading(msg)
+        if reading is None:
             return
-        value = read_value(self, msg, cfg.property)
-        if value is None:
-            return
-        window = self.windows.get(topic)
-        if window is None:
-            window = self.windows[topic] = cfg.make_window()
-        if not add_reading(self, window, msg, msg_time(msg, cfg.timeProperty), value,
-                           cfg.timeProperty):  # fmt: skip
-            return
+        window = reading[1]
         result = window.summary()
         full = window.full
         self.status(

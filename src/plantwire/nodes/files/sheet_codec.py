@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import json
 import math
@@ -15,6 +16,8 @@ from plantwire.expressions import js_number_to_string
 __all__ = [
     "FORMATS",
     "cell_to_json",
+    "check_csv_settings",
+    "check_format",
     "csv_cell",
     "detect_format",
     "file_separator",
@@ -76,6 +79,27 @@ def separator(text: str) -> str:
     if len(text) != 1:
         raise ValueError(f"must be one character, not {text!r}")
     return text
+
+
+def check_format(fmt: str) -> None:
+    """ValueError naming the field when ``fmt`` is not csv, xlsx or empty."""
+    if fmt not in ("", "csv", "xlsx"):
+        raise ValueError(f"format: '{fmt}' is not one of csv, xlsx (or empty)")
+
+
+def check_csv_settings(sep: str, quote: str, encoding: str, default_encoding: str) -> None:
+    """ValueError naming the field when the CSV separator, quote character or text encoding
+    (empty: ``default_encoding``) of a node's settings is not usable."""
+    try:
+        separator(sep)
+    except ValueError as exc:
+        raise ValueError(f"separator: {exc}") from None
+    if len(quote) > 1:
+        raise ValueError(f"quote: must be one character or empty, not {quote!r}")
+    try:
+        codecs.lookup(encoding or default_encoding)
+    except LookupError:
+        raise ValueError(f"encoding: unknown encoding '{encoding}'") from None
 
 
 def file_separator(path: Path | str, sep: str) -> str:

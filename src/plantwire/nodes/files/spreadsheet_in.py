@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import codecs
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,8 @@ from plantwire.spec import LooseBool, LooseInt, NodeConfig, node_type
 
 from ._sheetio import SheetNotFound, read_csv, read_xlsx
 from .sheet_codec import (
+    check_csv_settings,
+    check_format,
     detect_format,
     file_separator,
     parse_number,
@@ -64,22 +65,12 @@ class SpreadsheetInConfig(NodeConfig):
 
     @model_validator(mode="after")
     def _check(self) -> SpreadsheetInConfig:
-        if self.format not in ("", "csv", "xlsx"):
-            raise ValueError(f"format: '{self.format}' is not one of csv, xlsx (or empty)")
+        check_format(self.format)
         if self.output not in ("all", "row"):
             raise ValueError(f"output: '{self.output}' is not one of all, row")
         if self.skipRows < 0:
             raise ValueError("skipRows: must not be negative")
-        try:
-            separator(self.separator)
-        except ValueError as exc:
-            raise ValueError(f"separator: {exc}") from None
-        if len(self.quote) > 1:
-            raise ValueError(f"quote: must be one character or empty, not {self.quote!r}")
-        try:
-            codecs.lookup(self.encoding or "utf-8-sig")
-        except LookupError:
-            raise ValueError(f"encoding: unknown encoding '{self.encoding}'") from None
+        check_csv_settings(self.separator, self.quote, self.encoding, "utf-8-sig")
         return self
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import codecs
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,14 @@ from plantwire.runtime.node import DoneFn, Node, SendFn
 from plantwire.spec import LooseBool, LooseFloat, NodeConfig, node_type
 
 from ._sheetio import write_csv, write_xlsx
-from .sheet_codec import detect_format, file_separator, resolve_path, separator
+from .sheet_codec import (
+    check_csv_settings,
+    check_format,
+    detect_format,
+    file_separator,
+    resolve_path,
+    separator,
+)
 
 __all__ = ["SpreadsheetOutConfig", "SpreadsheetOutNode", "write_error_text"]
 
@@ -68,22 +74,12 @@ class SpreadsheetOutConfig(NodeConfig):
 
     @model_validator(mode="after")
     def _check(self) -> SpreadsheetOutConfig:
-        if self.format not in ("", "csv", "xlsx"):
-            raise ValueError(f"format: '{self.format}' is not one of csv, xlsx (or empty)")
+        check_format(self.format)
         if self.mode not in ("append", "overwrite"):
             raise ValueError(f"mode: '{self.mode}' is not one of append, overwrite")
         if self.batchMs < 0:
             raise ValueError("batchMs: must not be negative")
-        try:
-            separator(self.separator)
-        except ValueError as exc:
-            raise ValueError(f"separator: {exc}") from None
-        if len(self.quote) > 1:
-            raise ValueError(f"quote: must be one character or empty, not {self.quote!r}")
-        try:
-            codecs.lookup(self.encoding or "utf-8")
-        except LookupError:
-            raise ValueError(f"encoding: unknown encoding '{self.encoding}'") from None
+        check_csv_settings(self.separator, self.quote, self.encoding, "utf-8")
         if len(self.sheet) > 31 or any(ch in self.sheet for ch in "[]:*?/\\"):
             raise ValueError(
                 f"sheet: '{self.sheet}' is not a valid sheet name "

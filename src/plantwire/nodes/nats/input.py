@@ -20,7 +20,7 @@ from plantwire.runtime.node import Node
 from plantwire.spec import LooseBool, LooseFloat, LooseInt, NodeConfig, node_type
 
 from .nats_codec import check_subject, decode_payload
-from .server import NatsServerNode
+from .server import NatsServerNode, find_server
 
 __all__ = ["NatsInConfig", "NatsInNode", "ensure_stream"]
 
@@ -164,10 +164,8 @@ class NatsInNode(Node):
         self._task: asyncio.Task[Any] | None = None
 
     async def start(self) -> None:
-        server = self.flow.get_node(self.cfg.server)
-        if not isinstance(server, NatsServerNode):
-            self.status("red", "ring", "no server")
-            self.error(f"server: no nats-server config node with id '{self.cfg.server}'")
+        server = find_server(self, self.cfg.server)
+        if server is None:
             return
         self.server = server
         server.register(self)

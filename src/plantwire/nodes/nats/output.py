@@ -16,7 +16,7 @@ from plantwire.spec import LooseBool, LooseFloat, node_type
 
 from .input import TRANSIENT, ensure_stream
 from .nats_codec import check_publish_subject, decode_payload, encode_headers, encode_payload
-from .server import NatsServerNode
+from .server import NatsServerNode, find_server
 
 __all__ = ["NatsNotConnected", "NatsOutConfig", "NatsOutNode"]
 
@@ -111,10 +111,8 @@ class NatsOutNode(Node):
         self._stream_ready = False
 
     async def start(self) -> None:
-        server = self.flow.get_node(self.cfg.server)
-        if not isinstance(server, NatsServerNode):
-            self.status("red", "ring", "no server")
-            self.error(f"server: no nats-server config node with id '{self.cfg.server}'")
+        server = find_server(self, self.cfg.server)
+        if server is None:
             return
         self.server = server
         if self.cfg.mode != "request":

@@ -16,9 +16,10 @@ from pydantic import Field, model_validator
 from plantwire.runtime.node import Node
 from plantwire.spec import ConfigNodeConfig, LooseBool, LooseFloat, LooseInt, node_type
 
+from ..common.connection import find_config_node
 from .nats_codec import parse_servers
 
-__all__ = ["STATUS", "NatsServerConfig", "NatsServerNode", "NatsUser"]
+__all__ = ["STATUS", "NatsServerConfig", "NatsServerNode", "NatsUser", "find_server"]
 
 AUTH_MODES = ("none", "user", "token", "nkey", "creds")
 
@@ -329,3 +330,16 @@ class NatsServerNode(Node):
     async def close(self, removed: bool) -> None:
         self.users.clear()
         await self._shutdown()
+
+
+def find_server(node: Node, ref: str) -> NatsServerNode | None:
+    """The NatsServerNode ``ref`` named in ``node``'s ``server`` field; None (with a red status and
+    an error to catch nodes) when there is none."""
+    return find_config_node(
+        node,
+        NatsServerNode,
+        "server",
+        ref,
+        f"no nats-server config node with id '{ref}'",
+        "no server",
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import ssl
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -21,11 +20,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from plantwire.runtime.node import Node
 from plantwire.spec import LooseBool, LooseFloat, LooseInt, NodeConfig, node_type
 
-__all__ = ["RedisConfig", "RedisConfigNode", "RedisUser", "is_connection_error"]
+from ..common.connection import Backoff, ConnectionOwner, find_config_node
+
+__all__ = ["RedisConfig", "RedisConfigNode", "RedisUser", "find_server", "is_connection_error"]
 
 log = logging.getLogger("plantwire.redis")
 
-RETRY_MIN, RETRY_MAX = 0.5, 30.0
 CHECK_INTERVAL = 5.0
 
 
@@ -93,7 +93,7 @@ class RedisConfig(NodeConfig):
 
 
 @node_type("redis-config")
-class RedisConfigNode(Node):
+class RedisConfigNode(ConnectionOwner[RedisUser]):
     """A Redis server, shared by every redis in and redis out node that uses it.
 
     One connection pool per config node, opened by the first user and closed after the
@@ -113,12 +113,9 @@ class RedisConfigNode(Node):
     def __init__(self, flow: Any, config: RedisConfig) -> None:
         super().__init__(flow, config)
         self.cfg = config
-        self.users: dict[str, RedisUser] = {}
         self.client: aioredis.Redis | None = None
         self.up = asyncio.Event()
-        self.state = "disconnected"
         self._check = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     @property
     def label(self) -> str:
@@ -168,17 +165,13 @@ class RedisConfigNode(Node):
         if state == self.state:
             return
         self.state = state
-        shown = {
-            "connected": ("green", "dot", "connected"),
-            "disconnected": ("red", "ring", "disconnected"),
-        }[state]
         if state == "connected":
             self.up.set()
+            self._show("green", "dot", "connected")
         else:
             self.up.clear()
+            self._show("red", "ring", "disconnected")
         for user in list(self.users.values()):
-            if isinstance(user, Node):
-                user.status(*shown)
             if state == "connected":
                 user.redis_up()
             else:
@@ -186,7 +179,7 @@ class RedisConfigNode(Node):
 
     async def _watch(self) -> None:
         client = self.get_client()
-        delay = RETRY_MIN
+        backoff = Backoff()
         reported = False
         while True:
             self._check.clear()
@@ -200,13 +193,12 @@ class RedisConfigNode(Node):
                     reported = True
                     self.warn(f"{self.label} is unreachable: {reason}; retrying")
                 self._set("disconnected", reason)
-                await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
-                delay = min(delay * 2, RETRY_MAX)
+                await backoff.wait()
                 continue
             if reported:
                 self.log(f"{self.label} is reachable again")
             reported = False
-            delay = RETRY_MIN
+            backoff.reset()
             self._set("connected")
             try:
                 await asyncio.wait_for(self._check.wait(), CHECK_INTERVAL)
@@ -223,23 +215,12 @@ class RedisConfigNode(Node):
                 node.status("green", "dot", "connected")
             else:
                 node.status("yellow", "ring", "connecting")
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._watch())
+        if not self._running:
+            self._start_task(self._watch())
         elif self.connected:
             node.redis_up()
 
-    async def deregister(self, node: RedisUser) -> None:
-        """A node stops using the server; after the last one the pool is closed."""
-        self.users.pop(node.id, None)
-        if not self.users:
-            await self._shutdown()
-
-    async def _shutdown(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        self.state = "disconnected"
+    async def _release(self) -> None:
         self.up.clear()
         client, self.client = self.client, None
         if client is not None:
@@ -249,6 +230,10 @@ class RedisConfigNode(Node):
             except Exception:
                 log.debug("closing %s failed", self.label, exc_info=True)
 
-    async def close(self, removed: bool) -> None:
-        self.users.clear()
-        await self._shutdown()
+
+def find_server(node: Node, ref: str) -> RedisConfigNode | None:
+    """The RedisConfigNode ``ref`` named in ``node``'s ``server`` field; None (with a red status and
+    an error to catch nodes) when there is none."""
+    return find_config_node(
+        node, RedisConfigNode, "server", ref, f"redis-config node '{ref}' not found", "no server"
+    )

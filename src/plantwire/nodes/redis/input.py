@@ -15,7 +15,7 @@ from plantwire.runtime.message import Msg
 from plantwire.runtime.node import Node
 from plantwire.spec import LooseBool, LooseInt, NodeConfig, node_type
 
-from .config import RedisConfigNode, is_connection_error
+from .config import RedisConfigNode, find_server, is_connection_error
 from .redis_codec import decode_value, names, text
 
 __all__ = ["RedisInConfig", "RedisInNode"]
@@ -116,10 +116,8 @@ class RedisInNode(Node):
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        server = self.flow.get_node(self.cfg.server)
-        if not isinstance(server, RedisConfigNode):
-            self.status("red", "ring", "no server")
-            self.error(f"server: redis-config node '{self.cfg.server}' not found")
+        server = find_server(self, self.cfg.server)
+        if server is None:
             return
         self.server = server
         server.register(self)

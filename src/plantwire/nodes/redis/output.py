@@ -15,7 +15,7 @@ from plantwire.runtime.message import Msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
 from plantwire.spec import LooseBool, LooseFloat, LooseInt, node_type
 
-from .config import RedisConfigNode, is_connection_error
+from .config import RedisConfigNode, find_server, is_connection_error
 from .redis_codec import encode_value, plain, stream_fields
 
 __all__ = ["RedisOutConfig", "RedisOutNode"]
@@ -98,10 +98,8 @@ class RedisOutNode(Node):
         self.outbox: Outbox | None = None
 
     async def start(self) -> None:
-        server = self.flow.get_node(self.cfg.server)
-        if not isinstance(server, RedisConfigNode):
-            self.status("red", "ring", "no server")
-            self.error(f"server: redis-config node '{self.cfg.server}' not found")
+        server = find_server(self, self.cfg.server)
+        if server is None:
             return
         self.server = server
         if self.cfg.mode != "command":

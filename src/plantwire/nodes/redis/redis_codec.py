@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as _dt
-import decimal
-import json
 from typing import Any
+
+from ..common.payload_codec import encode_body, loads_json, utf8_or_bytes
 
 __all__ = ["decode_value", "encode_value", "names", "plain", "stream_fields", "text"]
 
 
 def text(value: Any) -> Any:
     """Bytes from Redis as text when they are UTF-8, else as they are."""
-    if isinstance(value, bytes):
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError:
-            return value
-    return value
+    return utf8_or_bytes(value)
 
 
 def plain(value: Any) -> Any:
@@ -37,33 +31,14 @@ def decode_value(value: bytes, parse_json: bool) -> Any:
     """A stored value as a payload: text (or bytes when not UTF-8), parsed JSON when asked
     for. ValueError when JSON was asked for and the value is not JSON."""
     if parse_json:
-        try:
-            return json.loads(value)
-        except ValueError as exc:
-            raise ValueError(f"the value is not valid JSON ({exc})") from None
+        return loads_json(value, "value")
     return text(value)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, _dt.datetime | _dt.date):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, bytes | bytearray):
-        return list(bytes(value))
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    return str(value)
 
 
 def encode_value(value: Any) -> bytes:
     """A payload as a stored value: bytes as they are, text as UTF-8, anything else
     (objects, arrays, numbers, booleans, null) as JSON text."""
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value)
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    return json.dumps(value, default=_json_default, separators=(",", ":")).encode("utf-8")
+    return encode_body(value)[0]
 
 
 def stream_fields(payload: Any, field: str, from_payload: bool) -> dict[str, bytes]:

@@ -62,8 +62,31 @@ async def _detach(node: Node, endpoint: WebSocketEndpoint) -> None:
         endpoint.detach(node)
 
 
+class _EndpointUser(Node):
+    """Glue of websocket in / out: the listener or client node they use, found at start,
+    attached to (``receives``: frames are passed to the node) and detached at close."""
+
+    receives = False
+
+    def __init__(self, flow: Any, config: _EndpointRef) -> None:
+        super().__init__(flow, config)
+        self.cfg = config
+        self.endpoint: WebSocketEndpoint | None = None
+
+    async def start(self) -> None:
+        self.endpoint = _endpoint(self, self.cfg)
+        if self.endpoint is not None:
+            await _attach(self, self.endpoint, self.receives)
+
+    async def close(self, removed: bool) -> None:
+        if self.endpoint is not None:
+            await _detach(self, self.endpoint)
+            self.endpoint = None
+        self.status({})
+
+
 @node_type("websocket in")
-class WebSocketInNode(Node):
+class WebSocketInNode(_EndpointUser):
     """Sends a message for every frame received by a websocket-listener (from any of
     its clients) or a websocket-client connection. A text frame gives a string
     ``msg.payload``, a binary frame bytes; with the config node's ``wholemsg`` the
@@ -77,26 +100,11 @@ class WebSocketInNode(Node):
     color = "rgb(215, 215, 160)"
     icon = "white-globe.svg"
     inputs = 0
-
-    def __init__(self, flow: Any, config: WebSocketInConfig) -> None:
-        super().__init__(flow, config)
-        self.cfg = config
-        self.endpoint: WebSocketEndpoint | None = None
-
-    async def start(self) -> None:
-        self.endpoint = _endpoint(self, self.cfg)
-        if self.endpoint is not None:
-            await _attach(self, self.endpoint, True)
-
-    async def close(self, removed: bool) -> None:
-        if self.endpoint is not None:
-            await _detach(self, self.endpoint)
-            self.endpoint = None
-        self.status({})
+    receives = True
 
 
 @node_type("websocket out")
-class WebSocketOutNode(Node):
+class WebSocketOutNode(_EndpointUser):
     """Sends ``msg.payload`` over a websocket: bytes as a binary frame, text as a text
     frame, objects and arrays as JSON text, numbers and booleans as text; a message
     without payload (or an empty string) sends nothing. With the config node's
@@ -110,16 +118,6 @@ class WebSocketOutNode(Node):
     color = "rgb(215, 215, 160)"
     icon = "white-globe.svg"
     outputs = 0
-
-    def __init__(self, flow: Any, config: WebSocketOutConfig) -> None:
-        super().__init__(flow, config)
-        self.cfg = config
-        self.endpoint: WebSocketEndpoint | None = None
-
-    async def start(self) -> None:
-        self.endpoint = _endpoint(self, self.cfg)
-        if self.endpoint is not None:
-            await _attach(self, self.endpoint, False)
 
     async def on_input(self, msg: Msg, send: SendFn, done: DoneFn) -> None:
         endpoint = self.endpoint
@@ -149,9 +147,3 @@ class WebSocketOutNode(Node):
             return
         for failure in await endpoint.broadcast(frame):
             self.warn(f"an error occurred while sending: {failure}")
-
-    async def close(self, removed: bool) -> None:
-        if self.endpoint is not None:
-            await _detach(self, self.endpoint)
-            self.endpoint = None
-        self.status({})
