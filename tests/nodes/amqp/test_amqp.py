@@ -253,7 +253,7 @@ async def test_out_keeps_messages_while_the_server_is_unreachable(
         await proxy.open()
         got = await _wait(rt, "got", 6, timeout=15)
         assert [m["payload"] for m in got] == ["before"] + [f"m{i}" for i in range(5)]
-        assert len(_got(rt, "err")) == 1
+        assert len(_got(rt, "err")) == 1, [e["error"]["message"] for e in _got(rt, "err")]
         assert "waits" in errs[0]["error"]["message"]
     finally:
         await rt.stop()

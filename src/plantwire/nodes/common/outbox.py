@@ -22,8 +22,10 @@ is known to be down). Delivery is at-least-once and in order. With ``spool`` off
 the message is delivered directly and any failure goes to catch nodes.
 
 Connectionless remotes (SQL, HTTP) start ``up=True`` and stay up: a failing delivery backs
-off (0.5 s doubling to 30 s) and retries. Remotes with a connection call ``remote_down`` /
-``remote_up`` from their connection state so messages go straight to disk while it is down.
+off (0.5 s doubling to 30 s) and retries. Remotes with a connection start ``up=False``
+(not known yet: messages wait quietly until the first ``remote_up``) and call
+``remote_down`` / ``remote_up`` from their connection state, so messages go straight to
+disk while it is down; a message queued while the remote is known down is reported.
 """
 
 from __future__ import annotations
@@ -131,6 +133,7 @@ class Outbox:
         self._live: dict[int, Msg] = {}  # items being submitted -> the caller's message
         self._failing = False  # the last delivery attempt failed
         self._reported = False  # this failing streak reached catch nodes already
+        self._down = False  # remote_down() was called: the remote is known to be away
 
     @property
     def pending(self) -> int:
@@ -177,10 +180,12 @@ class Outbox:
             await forwarder.stop()
 
     def remote_up(self) -> None:
+        self._down = False
         if self.forwarder is not None:
             self.forwarder.remote_up()
 
     def remote_down(self) -> None:
+        self._down = True
         if self.forwarder is not None:
             self.forwarder.remote_down()
 
@@ -206,7 +211,7 @@ class Outbox:
             return
         finally:
             self._live.pop(id(item), None)
-        if not forwarder.up and not self._reported:  # queued because the remote is down
+        if self._down and not self._reported:  # queued because the remote is known down
             self._reported = True
             self.node.error(
                 f"{self.remote} is not reachable; the message waits in the store-and-forward "
