@@ -36,10 +36,23 @@ conformance: $(STAMP)
 test: lint typecheck pytest
 
 docs: $(STAMP)
-	$(BIN)/python -m plantwire.catalog docs/nodes
+	$(BIN)/python -m plantwire.catalog docs/nodes  # also src/plantwire/nodes/index.py
 
+# side by side with Node-RED 5 (peers installed into bench/.peers/); BENCH_ROUNDS >= 3
+BENCH_ROUNDS ?= 5
 bench: $(STAMP)
-	$(BIN)/python bench/hops.py
+	$(BIN)/python bench/peers.py
+	$(BIN)/python bench/compare.py --rounds $(BENCH_ROUNDS) --update-doc
 
 clean:
 	rm -rf $(VENV) .demo-data .coverage .coverage.json .pytest_cache .mypy_cache .ruff_cache
+
+# the browser editor (frontend/): npm install + vite build into frontend/dist/ (served by
+# `plantwire serve`); its end-to-end tests drive Debian's chromium (installed when missing)
+.PHONY: editor browser
+pytest: editor browser
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+editor: frontend/dist/index.html
+frontend/dist/index.html: frontend/package.json frontend/index.html frontend/vite.config.ts $(wildcard frontend/src/*)
+	cd frontend && npm install --no-audit --no-fund && npm run build

@@ -120,8 +120,20 @@ def write_node_docs(folder: str | Path) -> list[Path]:
     return written
 
 
+INDEX_FILE = Path(__file__).parent / "nodes" / "index.py"
+
+
+def write_node_index(path: Path = INDEX_FILE) -> Path:
+    """Write plantwire/nodes/index.py (built-in type -> package, for lazy imports)."""
+    from plantwire.registry import render_index
+
+    path.write_text(render_index(load_node_types()), encoding="utf-8")
+    return path
+
+
 if __name__ == "__main__":
     import sys
 
     for p in write_node_docs(sys.argv[1] if len(sys.argv) > 1 else "docs/nodes"):
         print(p)
+    print(write_node_index())

@@ -322,7 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="extra browser origin allowed to change things (repeatable)",
     )
-    p.add_argument("--editor", help="folder of the built editor, served at /")
+    p.add_argument(
+        "--editor",
+        default=_ed if (_ed := Path(__file__).parents[2] / "frontend/dist").is_dir() else None,
+        help="folder of the built editor, served at / (default: frontend/dist once built)",
+    )
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("user", help="manage the users of `plantwire serve`")

@@ -57,3 +57,30 @@ def test_generated_docs_are_up_to_date() -> None:
         if not page.exists() or page.read_text(encoding="utf-8") != render_node_doc(entry):
             stale.append(name)
     assert not stale, f"docs/nodes is stale for {stale}: run `make docs`"
+
+
+def test_generated_node_index_is_up_to_date() -> None:
+    from plantwire.catalog import INDEX_FILE
+    from plantwire.registry import load_node_types, render_index
+
+    assert INDEX_FILE.read_text(encoding="utf-8") == render_index(load_node_types()), (
+        "src/plantwire/nodes/index.py is stale: run `make docs`"
+    )
+
+
+def test_a_lazy_registry_imports_a_package_when_a_flow_uses_its_type() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from plantwire.registry import load_node_types\n"
+        "r = load_node_types(lazy=True)\n"
+        "assert 'plantwire.nodes.opcua' not in sys.modules\n"
+        "assert 'inject' in r and 'opcua-read' in r\n"
+        "assert 'plantwire.nodes.opcua' in sys.modules\n"
+        "assert 'plantwire.nodes.amqp' not in sys.modules\n"
+        "assert 'no-such-type' not in r\n"
+        "assert len(r.types()) > 80 and 'plantwire.nodes.amqp' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -104,7 +104,7 @@ class Runtime:
 
     def __init__(self, settings: RuntimeSettings | None = None, registry: Registry | None = None):
         self.settings = settings or RuntimeSettings()
-        self.registry = registry or load_node_types()
+        self.registry = registry or load_node_types(lazy=True)
         self.contexts = ContextManager.from_settings(
             self.settings.context_storage, self.settings.data_dir
         )
