@@ -135,8 +135,8 @@ def _reap_servers() -> Iterator[None]:
             proc.wait()
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+@pytest.fixture(scope="module")  # not session: the sync API's event loop must be gone
+def browser() -> Iterator[Any]:  # before the asyncio tests of later modules run
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
