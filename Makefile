@@ -14,10 +14,17 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
-	@echo "== Plantwire demo: examples/line-monitor.json: readings, a Python function, an alarm, and MQTT"
-	@echo "== through an embedded broker on 127.0.0.1:18883 (no broker to install). Ends after 8 s. =="
-	$(BIN)/plantwire run examples/line-monitor.json --data .demo-data --for-seconds 8
+# the editor on http://127.0.0.1:1880 with examples/line-monitor.json deployed, in a fresh
+# .demo-data folder; runs until Ctrl-C, or DEMO_SECONDS=N stops it after N seconds
+DEMO_SECONDS ?=
+demo: $(STAMP) editor
+	@rm -rf .demo-data && mkdir -p .demo-data && cp examples/line-monitor.json .demo-data/flows.json
+	@echo "== Plantwire demo: open http://127.0.0.1:1880 (the editor, with examples/line-monitor.json:"
+	@echo "== readings, a Python function, an alarm, MQTT through an embedded broker on 127.0.0.1:18883)."
+	@echo "== $(if $(DEMO_SECONDS),Stops after $(DEMO_SECONDS) s,Ctrl-C stops it); state in .demo-data/. =="
+	@$(if $(DEMO_SECONDS),timeout -s INT $(DEMO_SECONDS)) $(BIN)/plantwire serve --host 127.0.0.1 \
+		--port 1880 --data .demo-data --editor frontend/dist; rc=$$?; \
+		if [ $$rc = 124 ] || [ $$rc = 130 ]; then exit 0; else exit $$rc; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -7,7 +7,7 @@ import { ConfirmDialog, DeployErrorDialog, ExportDialog, ImportDialog, LoginDial
 import { NodeForm } from "./NodeForm";
 import { Palette } from "./Palette";
 import { Sidebar, comms } from "./Sidebar";
-import { editor, useEditor, type DeployType } from "./store";
+import { editor, portsOf, useEditor, type DeployType } from "./store";
 import type { NodeDef, Problem, RawNode } from "./types";
 
 const DEPLOY_LABELS: Record<DeployType, string> = { full: "Full", flows: "Modified flows", nodes: "Modified nodes" };
@@ -91,6 +91,54 @@ function DeployChanges() {
         ))}
         {ids.length > 8 && <li>… {ids.length - 8} more</li>}
       </ul>
+    </div>
+  );
+}
+
+/** On a subflow's tab: its name, inputs and outputs, instances, and delete. */
+function SubflowBar({ sf }: { sf: RawNode }) {
+  const ed = useEditor();
+  const ins = portsOf(sf, "in").length;
+  const outs = portsOf(sf, "out").length;
+  const uses = ed.instancesOf(sf.id).length;
+  return (
+    <div className="pw-subflow-bar" data-testid="subflow-bar">
+      <label>
+        subflow
+        <input
+          data-testid="subflow-name"
+          value={String(sf.name ?? "")}
+          onChange={(e) => {
+            const v = e.target.value;
+            editor.mutate(() => {
+              sf.name = v;
+              editor.registerSubflows();
+            });
+          }}
+        />
+      </label>
+      <span>
+        inputs
+        <button type="button" data-testid="subflow-in-0" className={ins === 0 ? "on" : ""} onClick={() => editor.removeSubflowPort(sf.id, "in")}>0</button>
+        <button type="button" data-testid="subflow-in-1" className={ins === 1 ? "on" : ""} onClick={() => editor.addSubflowPort(sf.id, "in")}>1</button>
+      </span>
+      <span>
+        outputs
+        <button type="button" data-testid="subflow-out-remove" title="remove the last output" onClick={() => editor.removeSubflowPort(sf.id, "out")} disabled={!outs}>−</button>
+        <b data-testid="subflow-outputs">{outs}</b>
+        <button type="button" data-testid="subflow-out-add" title="add an output" onClick={() => editor.addSubflowPort(sf.id, "out")}>+</button>
+      </span>
+      <span className="pw-subflow-uses">{uses} instance(s)</span>
+      <span className="pw-spacer" />
+      <button
+        type="button"
+        data-testid="subflow-delete"
+        onClick={() => {
+          if (confirm(`Delete the subflow “${String(sf.name)}”, its nodes and its ${uses} instance(s)?`)) editor.deleteSubflow(sf.id);
+        }}
+      >
+        delete subflow
+      </button>
     </div>
   );
 }
@@ -203,8 +251,12 @@ export function App() {
       else if (ctrl && k === "i") setDialog("import");
       else if (ctrl && k === "e") setDialog("export");
       else if (!ctrl && (k === "delete" || k === "backspace")) {
-        const ids = new Set([...editor.selection].filter((id) => !id.includes(":")));
-        const edges = [...editor.selection].filter((id) => id.includes(":")).map((id) => {
+        const ids = new Set([...editor.selection].filter((id) => !id.includes(":") && !id.includes("|")));
+        for (const id of [...editor.selection].filter((x) => x.startsWith("sfwire|"))) {
+          const [, kind, index, node, port] = id.split("|");
+          editor.disconnectPort(editor.activeTab, kind as "in" | "out", Number(index), node, Number(port));
+        }
+        const edges = [...editor.selection].filter((id) => id.includes(":") && !id.includes("|")).map((id) => {
           const [source, port, target] = id.split(":");
           return { source, port: Number(port), target };
         });
@@ -257,6 +309,9 @@ export function App() {
         </button>
         <button type="button" className="pw-btn header" data-testid="open-import" onClick={() => setDialog("import")} title="Import (Ctrl+I)">
           Import
+        </button>
+        <button type="button" className="pw-btn header" data-testid="create-subflow" onClick={() => editor.createSubflow()} title="Put the selected nodes into a new subflow">
+          Subflow
         </button>
         <button type="button" className="pw-btn header" data-testid="open-export" onClick={() => setDialog("export")} title="Export (Ctrl+E)">
           Export
@@ -323,17 +378,20 @@ export function App() {
                 className={`pw-tab${t.id === ed.activeTab ? " active" : ""}${t.type === "subflow" ? " subflow" : ""}`}
                 data-tab-id={t.id}
                 onClick={() => editor.setTab(t.id)}
-                onDoubleClick={() => t.type === "tab" && setRenaming(t.id)}
+                onDoubleClick={() => setRenaming(t.id)}
               >
                 {renaming === t.id ? (
                   <input
                     autoFocus
-                    defaultValue={String(t.label ?? "")}
+                    data-testid="tab-rename"
+                    defaultValue={String((t.type === "subflow" ? t.name : t.label) ?? "")}
                     onBlur={(e) => {
                       const v = e.target.value;
                       editor.mutate(() => {
                         const n = editor.node(t.id);
-                        if (n) n.label = v;
+                        if (n && n.type === "subflow") n.name = v;
+                        else if (n) n.label = v;
+                        editor.registerSubflows();
                       });
                       setRenaming(null);
                     }}
@@ -361,6 +419,7 @@ export function App() {
               +
             </button>
           </div>
+          {ed.node(ed.activeTab)?.type === "subflow" && <SubflowBar sf={ed.node(ed.activeTab)!} />}
           <ReactFlowProvider key={ed.activeTab}>
             <Canvas
               onEdit={(id) => {

@@ -17,7 +17,7 @@ import {
   type NodeProps,
 } from "@xyflow/react";
 import { api, ApiError } from "./api";
-import { editor, useEditor } from "./store";
+import { editor, portsOf, useEditor } from "./store";
 import type { NodeDef, RawNode, Status } from "./types";
 import { newNode } from "./schema";
 import { newId } from "./store";
@@ -125,7 +125,28 @@ const GroupNode = memo(function GroupNode({ id, data, selected }: NodeProps<Node
   );
 });
 
-const nodeTypes = { pw: FlowNode, pwgroup: GroupNode };
+/** A subflow's input or output port, drawn on the subflow's own tab. */
+const PortNode = memo(function PortNode({ data, selected }: NodeProps<Node<FlowNodeData>>) {
+  const kind = data.raw.type === "subflow-in" ? "in" : "out";
+  return (
+    <div className={`pw-port-node ${kind}${selected ? " selected" : ""}`} data-port-node={`${kind}${String(data.raw.index)}`} style={{ width: data.w, height: data.h }}>
+      {kind === "out" && <Handle type="target" position={Position.Left} id="i" className="pw-port" />}
+      <span>{kind === "in" ? "input" : `output ${Number(data.raw.index) + 1}`}</span>
+      {kind === "in" && <Handle type="source" position={Position.Right} id="o0" className="pw-port" />}
+    </div>
+  );
+});
+
+const nodeTypes = { pw: FlowNode, pwgroup: GroupNode, pwport: PortNode };
+
+const PORT_W = 70;
+const PORT_H = 30;
+
+/** "in:<i>" / "out:<i>" of a port node's id ("sfport|in|0"), or null. */
+function portOf(id: string): { kind: "in" | "out"; index: number } | null {
+  const m = /^sfport\|(in|out)\|(\d+)$/.exec(id);
+  return m ? { kind: m[1] as "in" | "out", index: Number(m[2]) } : null;
+}
 
 export function Canvas({ onEdit }: { onEdit: (id: string) => void }) {
   const ed = useEditor();
@@ -174,6 +195,23 @@ export function Canvas({ onEdit }: { onEdit: (id: string) => void }) {
         height: h,
       });
     }
+    if (tab?.type === "subflow") {
+      for (const kind of ["in", "out"] as const) {
+        portsOf(tab, kind).forEach((p, index) => {
+          const id = `sfport|${kind}|${index}`;
+          out.push({
+            id,
+            type: "pwport",
+            position: { x: p.x - PORT_W / 2, y: p.y - PORT_H / 2 },
+            data: { raw: { id, type: `subflow-${kind}`, index }, w: PORT_W, h: PORT_H, changed: false },
+            selected: ed.selection.has(id),
+            width: PORT_W,
+            height: PORT_H,
+            measured: measured.get(id),
+          });
+        });
+      }
+    }
     return out;
     // the editor's version changes whenever anything above does
     // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -196,6 +234,17 @@ export function Canvas({ onEdit }: { onEdit: (id: string) => void }) {
         }
       }
     }
+    if (tab?.type === "subflow") {
+      portsOf(tab, "in").forEach((p, i) => {
+        for (const w of p.wires) if (ids.has(w.id)) out.push({ id: `sfwire|in|${i}|${w.id}|0`, source: `sfport|in|${i}`, sourceHandle: "o0", target: w.id, targetHandle: "i", selected: ed.selection.has(`sfwire|in|${i}|${w.id}|0`) });
+      });
+      portsOf(tab, "out").forEach((p, i) => {
+        for (const w of p.wires) {
+          const eid = `sfwire|out|${i}|${w.id}|${w.port ?? 0}`;
+          if (ids.has(w.id)) out.push({ id: eid, source: w.id, sourceHandle: `o${w.port ?? 0}`, target: `sfport|out|${i}`, targetHandle: "i", selected: ed.selection.has(eid) });
+        }
+      });
+    }
     return out;
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [ed.getVersion()]);
@@ -206,6 +255,11 @@ export function Canvas({ onEdit }: { onEdit: (id: string) => void }) {
     let dims: Map<string, { width: number; height: number }> | null = null;
     for (const c of changes) {
       if (c.type === "position" && c.position) {
+        const port = portOf(c.id);
+        if (port) {
+          editor.movePort(editor.activeTab, port.kind, port.index, c.position.x + PORT_W / 2, c.position.y + PORT_H / 2);
+          continue;
+        }
         const n = editor.node(c.id);
         if (!n) continue;
         if (n.type === "group") {
@@ -249,6 +303,10 @@ export function Canvas({ onEdit }: { onEdit: (id: string) => void }) {
 
   const onConnect = useCallback((c: Connection) => {
     if (!c.source || !c.target) return;
+    const from = portOf(c.source);
+    const to = portOf(c.target);
+    if (from) return editor.connectPort(editor.activeTab, "in", from.index, c.target);
+    if (to) return editor.connectPort(editor.activeTab, "out", to.index, c.source, Number((c.sourceHandle ?? "o0").slice(1)));
     editor.connect(c.source, Number((c.sourceHandle ?? "o0").slice(1)), c.target);
   }, []);
 

@@ -4,7 +4,6 @@ import { api } from "./api";
 import { editor, newId, useEditor } from "./store";
 import type { JsonSchema, NodeDef, RawNode } from "./types";
 import {
-  CHOICES,
   META,
   TYPED_TYPES,
   humanize,
@@ -30,40 +29,24 @@ function onEditConfig(id: string): void {
   editor.emit();
 }
 
-/** The config node type a field refers to ("Id of the mqtt-broker config node"). */
-function configTypeFor(def: NodeDef, key: string, schema: JsonSchema): NodeDef | null {
-  const desc = (schema.description ?? "").toLowerCase();
-  const configs = [...editor.defs.values()].filter((d) => d.config).sort((a, b) => b.type.length - a.type.length);
-  if (desc.startsWith("id of")) {
-    for (const d of configs) if (desc.includes(d.type.toLowerCase())) return d;
-  }
-  if (def.config) return null;
-  const k = key.toLowerCase();
-  for (const d of configs) {
-    const t = d.type.toLowerCase();
-    if (t === k || t.endsWith(`-${k}`)) return d;
-  }
-  return null;
+/** The config node type a field refers to: the catalogue's `x-config` on the field. */
+function configTypeFor(schema: JsonSchema, root: JsonSchema): NodeDef | null {
+  const s = resolve(schema, root);
+  const name = s["x-config"] ?? s.anyOf?.map((a) => a["x-config"]).find((x) => x);
+  return typeof name === "string" ? (editor.defs.get(name) ?? null) : null;
 }
 
-/** Credentials of the types that have them (write-only: the server never returns them). */
-const CREDENTIALS: Record<string, { name: string; secret: boolean }[]> = {
-  "mqtt-broker": [{ name: "user", secret: false }, { name: "password", secret: true }],
-  "mqtt-embedded-broker": [{ name: "user", secret: false }, { name: "password", secret: true }],
-  "sql-database": [{ name: "user", secret: false }, { name: "password", secret: true }],
-  "e-mail": [{ name: "userid", secret: false }, { name: "password", secret: true }],
-  "tls-config": [{ name: "certdata", secret: false }, { name: "keydata", secret: true }, { name: "cadata", secret: false }, { name: "passphrase", secret: true }],
-};
-
-function Credentials({ node, onChange }: { node: RawNode; onChange: (creds: Record<string, string>) => void }) {
-  const fields = CREDENTIALS[node.type];
+/** Credentials of a type, from the catalogue (write-only: the server never returns them). */
+function Credentials({ node, def, onChange }: { node: RawNode; def: NodeDef | undefined; onChange: (creds: Record<string, string>) => void }) {
+  const declared = def?.credentials ?? {};
+  const fields = Object.keys(declared).length ? Object.entries(declared).map(([name, kind]) => ({ name, secret: kind === "password" })) : null;
   const [stored, setStored] = useState<Record<string, boolean>>({});
   useEffect(() => {
     if (!fields || !editor.deployed.has(node.id)) return;
     api<Record<string, boolean>>("GET", `/credentials/${encodeURIComponent(node.type)}/${encodeURIComponent(node.id)}`)
       .then(setStored)
       .catch(() => setStored({}));
-  }, [node.id, node.type, fields]);
+  }, [node.id, node.type, fields !== null]);
   if (!fields) return null;
   const creds = (node.credentials ?? {}) as Record<string, string>;
   return (
@@ -130,9 +113,9 @@ function FieldInput({ path, keyName, schema, root, value, obj, onChange, def, er
   const types = typesOf(schema, root);
   const props = (scope === "" ? root.properties : resolve(objectItems(root.properties?.[scope.split(".")[0]] ?? {}, root) ?? {}, root).properties) ?? {};
   const tf = typeFieldOf(keyName, props);
-  const choices = CHOICES[`${def.type}.${scope ? scope.split(".")[0] + "." : ""}${keyName}`] ?? (resolve(schema, root).enum as string[] | undefined);
+  const choices = (resolve(schema, root).enum ?? schema.enum)?.filter((c): c is string => typeof c === "string");
   const items = objectItems(schema, root);
-  const cfg = configTypeFor(def, keyName, schema);
+  const cfg = configTypeFor(schema, root);
 
   if (tf) {
     return (
@@ -390,7 +373,7 @@ export function NodeForm({ id, onClose }: { id: string; onClose: () => void }) {
             {showLegacy ? "hide" : "show"} legacy properties (Node-RED's older forms, kept as they are)
           </button>
         )}
-        <Credentials node={draft} onChange={(c) => set("credentials", c)} />
+        <Credentials node={draft} def={def} onChange={(c) => set("credentials", c)} />
         <div className="pw-field">
           <label>Enabled</label>
           <div className="pw-field-input">

@@ -3,7 +3,7 @@ import { useState } from "react";
 import { useEditor } from "./store";
 import type { NodeDef } from "./types";
 
-const ORDER = ["common", "function", "sequence", "parser", "network", "input", "output", "storage", "industrial", "modbus", "analytics", "social"];
+const ORDER = ["subflows", "common", "function", "sequence", "parser", "network", "input", "output", "storage", "industrial", "modbus", "analytics", "social"];
 
 export function Palette() {
   const ed = useEditor();
@@ -60,7 +60,7 @@ export function Palette() {
                     }}
                   >
                     {d.inputs > 0 && <span className="pw-palette-port in" />}
-                    <span className="pw-palette-label">{d.type}</span>
+                    <span className="pw-palette-label">{d.label ?? d.type}</span>
                     {d.outputs > 0 && <span className="pw-palette-port out" />}
                   </div>
                 ))}

@@ -7,19 +7,6 @@ export const META = new Set(["id", "type", "z", "d", "g", "wires", "x", "y", "w"
 /** The types of a typed input (Node-RED's TypedInput). */
 export const TYPED_TYPES = ["msg", "flow", "global", "str", "num", "bool", "json", "bin", "date", "jsonata", "env", "re"];
 
-/** Choices for fields whose schema only says "string" but which take a fixed set of words. */
-export const CHOICES: Record<string, string[]> = {
-  "change.rules.t": ["set", "change", "delete", "move"],
-  "change.rules.pt": ["msg", "flow", "global"],
-  "inject.props.vt": ["str", "num", "bool", "json", "date", "bin", "env", "flow", "global", "msg", "jsonata"],
-  "debug.targetType": ["msg", "full", "jsonata"],
-  "debug.statusType": ["auto", "msg", "jsonata", "counter"],
-  "delay.pauseType": ["delay", "delayv", "random", "rate", "queue", "timed"],
-  "delay.timeoutUnits": ["milliseconds", "seconds", "minutes", "hours", "days"],
-  "delay.randomUnits": ["milliseconds", "seconds", "minutes", "hours", "days"],
-  "delay.rateUnits": ["second", "minute", "hour", "day"],
-};
-
 /** Defaults Node-RED's palette gives a new node (the schema's defaults fill the rest). */
 export const NEW_NODE: Record<string, Record<string, unknown>> = {
   inject: {
@@ -71,7 +58,12 @@ export function objectItems(schema: JsonSchema, root: JsonSchema): JsonSchema | 
 /** For a field, the name of the field holding its typed-input type, if any. */
 export function typeFieldOf(key: string, props: Record<string, JsonSchema>): string | null {
   for (const cand of [`${key}Type`, `${key}t`, `${key}_type`]) {
-    if (cand in props && cand !== key) return cand;
+    if (!(cand in props) || cand === key) continue;
+    // a field with fixed words that are not typed-input types (e.g. an AMQP exchangeType)
+    // is a setting of its own, not the type of `key`
+    const words = props[cand].enum;
+    if (words && !words.some((w) => TYPED_TYPES.includes(String(w)))) continue;
+    return cand;
   }
   return null;
 }

@@ -24,6 +24,18 @@ export function isConfigNode(n: RawNode): boolean {
   return !("wires" in n) && !STRUCTURAL.has(n.type) && !n.type.startsWith("subflow:") && n.x === undefined;
 }
 
+export interface SubflowPort {
+  x: number;
+  y: number;
+  wires: { id: string; port?: number }[];
+}
+
+/** A subflow's input ("in", 0 or 1) or output ("out") ports as Node-RED writes them. */
+export function portsOf(sf: RawNode, kind: "in" | "out"): SubflowPort[] {
+  const list = sf[kind];
+  return Array.isArray(list) ? (list as SubflowPort[]).map((p) => { p.wires = Array.isArray(p.wires) ? p.wires : []; return p; }) : [];
+}
+
 class Editor {
   nodes: RawNode[] = [];
   defs: Map<string, NodeDef> = new Map();
@@ -116,8 +128,10 @@ class Editor {
     this.registerSubflows();
     this.emit();
   }
-  /** Node types for the instances of each subflow definition. */
+  /** Node types for the instances of each subflow definition (and none for removed ones). */
   registerSubflows(): void {
+    const present = new Set(this.nodes.filter((n) => n.type === "subflow").map((n) => `subflow:${n.id}`));
+    for (const k of [...this.defs.keys()]) if (k.startsWith("subflow:") && !present.has(k)) this.defs.delete(k);
     for (const sf of this.nodes.filter((n) => n.type === "subflow")) {
       this.defs.set(`subflow:${sf.id}`, {
         type: `subflow:${sf.id}`,
@@ -128,6 +142,7 @@ class Editor {
         icon: "subflow.svg",
         config: false,
         summary: `subflow ${String(sf.name ?? sf.id)}`,
+        label: String(sf.name ?? sf.id),
         help: String(sf.info ?? ""),
         module: "subflow",
         schema: { type: "object", properties: {} },
@@ -175,6 +190,7 @@ class Editor {
     const ids = new Set(this.nodes.map((n) => n.id));
     this.selection = new Set([...this.selection].filter((id) => ids.has(id)));
     if (!ids.has(this.activeTab)) this.activeTab = this.tabs()[0]?.id ?? "";
+    this.registerSubflows();
     this.emit();
   }
 
@@ -276,8 +292,12 @@ class Editor {
         if (n.g && ids.has(n.g)) delete n.g;
         if (Array.isArray(n.links)) n.links = (n.links as string[]).filter((t) => !ids.has(t));
       }
+      for (const sf of this.nodes.filter((n) => n.type === "subflow")) {
+        for (const port of [...portsOf(sf, "in"), ...portsOf(sf, "out")]) port.wires = port.wires.filter((w) => !ids.has(w.id));
+      }
       for (const id of ids) this.selection.delete(id);
       if (this.nodes.some((n) => n.type === "group")) this.syncGroupLists();
+      this.registerSubflows();
     });
   }
   connect(source: string, port: number, target: string): void {
@@ -301,6 +321,157 @@ class Editor {
         if (s?.wires?.[e.port]) s.wires[e.port] = s.wires[e.port].filter((t) => t !== e.target);
       }
     });
+  }
+
+  // ----- subflows ------------------------------------------------------------------------------
+
+  /** Node-RED's "selection to subflow": the selected nodes of the current flow move into a
+   * new subflow definition, replaced by one instance of it. Wires coming in end at the
+   * subflow's input; each node output wired out of the selection becomes an output. */
+  createSubflow(): string | null {
+    const tab = this.node(this.activeTab);
+    if (!tab || tab.type !== "tab") {
+      this.notify("error", "Subflows are made from nodes of a flow tab.");
+      return null;
+    }
+    const chosen = this.selectedNodes().filter((n) => n.z === tab.id && !isConfigNode(n) && n.type !== "group" && typeof n.x === "number");
+    if (!chosen.length) {
+      this.notify("error", "Select the nodes to put into the subflow first.");
+      return null;
+    }
+    const ids = new Set(chosen.map((n) => n.id));
+    const sfId = newId();
+    const instId = newId();
+    const b = boundsOf(chosen, 0)!;
+    const inner = new Set<string>(); // targets of wires coming in
+    const outKeys: string[] = []; // "node port" pairs wired out of the selection, in order
+    const outTargets = new Map<string, string[]>();
+    for (const n of this.onTab(tab.id)) {
+      (n.wires ?? []).forEach((port, p) => {
+        for (const t of port ?? []) {
+          if (!ids.has(n.id) && ids.has(t)) inner.add(t);
+          if (ids.has(n.id) && !ids.has(t)) {
+            const key = `${n.id} ${p}`;
+            if (!outTargets.has(key)) {
+              outKeys.push(key);
+              outTargets.set(key, []);
+            }
+            outTargets.get(key)!.push(t);
+          }
+        }
+      });
+    }
+    const dx = 220 - b.x;
+    const dy = 60 - b.y;
+    const count = this.nodes.filter((n) => n.type === "subflow").length + 1;
+    const sf: RawNode = {
+      id: sfId,
+      type: "subflow",
+      name: `Subflow ${count}`,
+      info: "",
+      category: "",
+      in: inner.size ? [{ x: 80, y: 60 + b.h / 2, wires: [...inner].map((id) => ({ id })) }] : [],
+      out: outKeys.map((key, i) => {
+        const [id, port] = key.split(" ");
+        return { x: b.x + b.w + dx + 120, y: 60 + i * 50, wires: [{ id, port: Number(port) }] };
+      }),
+      env: [],
+      meta: {},
+      color: "#DDAA99",
+    };
+    const inst: RawNode = {
+      id: instId,
+      type: `subflow:${sfId}`,
+      z: tab.id,
+      name: "",
+      x: Math.round((b.x + b.w / 2) / 10) * 10,
+      y: Math.round((b.y + b.h / 2) / 10) * 10,
+      wires: outKeys.map((k) => [...new Set(outTargets.get(k))]),
+    };
+    this.mutate(() => {
+      for (const n of this.nodes) {
+        if (ids.has(n.id)) {
+          n.z = sfId;
+          n.x = Number(n.x) + dx;
+          n.y = Number(n.y) + dy;
+          delete n.g;
+          if (Array.isArray(n.wires)) n.wires = n.wires.map((port) => (port ?? []).filter((t) => ids.has(t)));
+        } else if (n.z === tab.id && Array.isArray(n.wires)) {
+          n.wires = n.wires.map((port) => {
+            const kept = (port ?? []).filter((t) => !ids.has(t));
+            return kept.length < (port ?? []).length && !kept.includes(instId) ? [...kept, instId] : kept;
+          });
+        }
+      }
+      const firstFlow = this.nodes.findIndex((n) => n.type !== "subflow" && n.type !== "tab");
+      this.nodes.splice(firstFlow < 0 ? this.nodes.length : firstFlow, 0, sf);
+      this.nodes.push(inst);
+      this.syncGroupLists();
+      this.registerSubflows();
+      this.selection = new Set([instId]);
+    });
+    this.notify("success", `${String(sf.name)} created from ${chosen.length} node(s)`);
+    return sfId;
+  }
+  /** Add an input (at most one, as in Node-RED) or an output to a subflow. */
+  addSubflowPort(sfId: string, kind: "in" | "out"): void {
+    const sf = this.node(sfId);
+    if (!sf || (kind === "in" && portsOf(sf, "in").length)) return;
+    this.mutate(() => {
+      const ports = portsOf(sf, kind);
+      sf[kind] = [...ports, { x: kind === "in" ? 60 : 500, y: 60 + ports.length * 50, wires: [] }];
+      if (kind === "out") for (const n of this.instancesOf(sfId)) n.wires = [...(n.wires ?? []), []];
+      this.registerSubflows();
+    });
+  }
+  /** Remove the input or the last output of a subflow (instances lose that output's wires). */
+  removeSubflowPort(sfId: string, kind: "in" | "out"): void {
+    const sf = this.node(sfId);
+    if (!sf || !portsOf(sf, kind).length) return;
+    this.mutate(() => {
+      sf[kind] = portsOf(sf, kind).slice(0, -1);
+      if (kind === "out") for (const n of this.instancesOf(sfId)) n.wires = (n.wires ?? []).slice(0, portsOf(sf, "out").length);
+      if (kind === "in") {
+        for (const n of this.nodes) {
+          if (Array.isArray(n.wires)) n.wires = n.wires.map((p) => (p ?? []).filter((t) => this.node(t)?.type !== `subflow:${sfId}`));
+        }
+      }
+      this.registerSubflows();
+    });
+  }
+  /** Wire a subflow's input to a node inside it, or a node's output to a subflow output. */
+  connectPort(sfId: string, kind: "in" | "out", index: number, node: string, port = 0): void {
+    const sf = this.node(sfId);
+    const p = sf ? portsOf(sf, kind)[index] : undefined;
+    if (!p || p.wires.some((w) => w.id === node && (kind === "in" || w.port === port))) return;
+    this.mutate(() => {
+      p.wires = [...p.wires, kind === "in" ? { id: node } : { id: node, port }];
+    });
+  }
+  disconnectPort(sfId: string, kind: "in" | "out", index: number, node: string, port = 0): void {
+    const sf = this.node(sfId);
+    const p = sf ? portsOf(sf, kind)[index] : undefined;
+    if (!p) return;
+    this.mutate(() => {
+      p.wires = p.wires.filter((w) => !(w.id === node && (kind === "in" || (w.port ?? 0) === port)));
+    });
+  }
+  movePort(sfId: string, kind: "in" | "out", index: number, x: number, y: number): void {
+    const p = portsOf(this.node(sfId) ?? { id: "", type: "" }, kind)[index];
+    if (!p) return;
+    p.x = Math.round(x);
+    p.y = Math.round(y);
+    this.emit();
+  }
+  instancesOf(sfId: string): RawNode[] {
+    return this.nodes.filter((n) => n.type === `subflow:${sfId}`);
+  }
+  /** Delete a subflow definition with its nodes and every instance of it. */
+  deleteSubflow(sfId: string): void {
+    const ids = new Set([sfId, ...this.nodes.filter((n) => n.z === sfId).map((n) => n.id), ...this.instancesOf(sfId).map((n) => n.id)]);
+    this.deleteNodes(ids);
+    if (this.activeTab === sfId || !this.node(this.activeTab)) this.activeTab = this.tabs()[0]?.id ?? "";
+    this.emit();
   }
 
   // ----- tabs ---------------------------------------------------------------------------------
@@ -368,6 +539,9 @@ class Editor {
       const n: RawNode = structuredClone(orig);
       n.id = idMap.get(orig.id)!;
       if (n.type === "tab" || n.type === "subflow") {
+        for (const port of n.type === "subflow" ? [...portsOf(n, "in"), ...portsOf(n, "out")] : []) {
+          port.wires = port.wires.filter((w) => imported.has(w.id)).map((w) => ({ ...w, id: idMap.get(w.id)! }));
+        }
         out.push(n);
         continue;
       }

@@ -30,6 +30,8 @@ export interface JsonSchema {
   maximum?: number;
   format?: string;
   writeOnly?: boolean;
+  /** The field holds the id of a config node of this type. */
+  "x-config"?: string;
   [key: string]: unknown;
 }
 
@@ -46,6 +48,10 @@ export interface NodeDef {
   help: string;
   module: string;
   schema: JsonSchema;
+  /** Label in the palette (subflows: their name). */
+  label?: string;
+  /** Credential properties: "text" (shown) or "password" (write-only). */
+  credentials?: Record<string, "text" | "password">;
 }
 
 export interface Status {

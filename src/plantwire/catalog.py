@@ -11,18 +11,67 @@ from pathlib import Path
 from typing import Any
 
 from plantwire.registry import load_node_types
+from plantwire.spec import CREDENTIAL_KINDS
 
-__all__ = ["node_catalog", "render_node_doc", "write_node_docs"]
+__all__ = ["credential_fields", "node_catalog", "render_node_doc", "write_node_docs"]
 
 _BASE_FIELDS = frozenset({"id", "type", "z", "name", "d", "g", "wires", "x", "y"})
+
+# Until the mqtt and http packages declare them on their classes (``credential_fields``,
+# ``config_ref``), their metadata is given here; an entry is ignored as soon as the class
+# declares its own. Remove these two tables when those packages carry them.
+_PENDING_CREDENTIALS: dict[str, dict[str, str]] = {
+    "mqtt-broker": {"user": "text", "password": "password"},
+    "mqtt-embedded-broker": {"user": "text", "password": "password"},
+    "tls-config": {
+        "certdata": "text",
+        "keydata": "password",
+        "cadata": "text",
+        "passphrase": "password",
+    },
+    "http request": {"user": "text", "password": "password"},
+    "http proxy": {"username": "text", "password": "password"},
+}
+_PENDING_CONFIG_REFS: dict[tuple[str, str], str] = {
+    ("mqtt in", "broker"): "mqtt-broker",
+    ("mqtt out", "broker"): "mqtt-broker",
+    ("mqtt-broker", "tls"): "tls-config",
+    ("http request", "tls"): "tls-config",
+    ("http request", "proxy"): "http proxy",
+}
 
 
 def _help(cls: Any) -> str:
     return inspect.cleandoc(cls.__doc__ or "").strip()
 
 
+def credential_fields(name: str, cls: Any) -> dict[str, str]:
+    """The credentials of a node type: property name -> "text" or "password"."""
+    declared = getattr(cls, "credential_fields", None)
+    if declared is None:
+        declared = _PENDING_CREDENTIALS.get(name, {})
+    bad = {k: v for k, v in declared.items() if v not in CREDENTIAL_KINDS}
+    if bad:
+        raise ValueError(f"{name}: credential_fields kinds must be text or password: {bad}")
+    return dict(declared)
+
+
+def _schema(name: str, cls: Any) -> dict[str, Any]:
+    schema: dict[str, Any] = cls.config_model.model_json_schema()
+    for key, prop in schema.get("properties", {}).items():
+        pending = _PENDING_CONFIG_REFS.get((name, key))
+        if pending and "x-config" not in prop:
+            prop["x-config"] = pending
+    return schema
+
+
 def node_catalog() -> dict[str, dict[str, Any]]:
-    """Metadata of every node type, sorted by type name."""
+    """Metadata of every node type, sorted by type name.
+
+    ``schema`` is the config model's JSON Schema: a property naming a config node carries
+    ``"x-config": "<type>"``, one taking fixed words an ``enum``. ``credentials`` maps the
+    type's credential properties to ``"text"`` or ``"password"`` (write-only).
+    """
     out: dict[str, dict[str, Any]] = {}
     for name, cls in load_node_types().types().items():
         help_text = _help(cls)
@@ -37,12 +86,17 @@ def node_catalog() -> dict[str, dict[str, Any]]:
             "summary": help_text.splitlines()[0] if help_text else "",
             "help": help_text,
             "module": cls.__module__,
-            "schema": cls.config_model.model_json_schema(),
+            "schema": _schema(name, cls),
+            "credentials": credential_fields(name, cls),
         }
     return out
 
 
 def _type_text(prop: dict[str, Any]) -> str:
+    if "x-config" in prop:
+        return f"{prop['x-config']} node id"
+    if "enum" in prop and "type" in prop:
+        return f"{prop['type']}: " + " / ".join(repr(v) for v in prop["enum"])
     if "type" in prop:
         return str(prop["type"])
     if "anyOf" in prop:
@@ -90,6 +144,19 @@ def render_node_doc(entry: dict[str, Any]) -> str:
                     else ""
                 )
             lines.append(f"| `{key}` | {_type_text(prop)} | `{dflt}` | {desc} |")
+        lines.append("")
+    creds = entry.get("credentials") or {}
+    if creds:
+        lines += [
+            "## Credentials",
+            "",
+            "Kept in the encrypted credential store, never in flows.json"
+            " (password: write-only in the editor).",
+            "",
+            "| credential | kind |",
+            "|---|---|",
+        ]
+        lines += [f"| `{k}` | {v} |" for k, v in creds.items()]
         lines.append("")
     lines += [
         "Common properties (`id`, `type`, `z`, `name`, `d`, `g`, `wires`, `x`, `y`) are as in",

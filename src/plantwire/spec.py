@@ -7,7 +7,20 @@ A node type is a subclass of :class:`plantwire.runtime.node.Node` with
   single source of deploy-time validation, the editor form (JSON Schema) and the
   generated docs page (field docstrings become the docs);
 * class attributes for the palette: ``category``, ``inputs``, ``outputs``,
-  ``color``, ``icon``; the class docstring is the node's help text.
+  ``color``, ``icon``; the class docstring is the node's help text;
+* ``credential_fields`` (a ``ClassVar[dict[str, str]]``, like the ``credentials``
+  definition of a Node-RED node): the properties kept in the encrypted credential store
+  instead of flows.json, each ``"text"`` (shown to whoever edits the node, e.g. a user
+  name) or ``"password"`` (write-only: never sent back to the editor). The instance
+  attribute ``self.credentials`` holds their values at run time. Example:
+  ``credential_fields = {"user": "text", "password": "password"}``.
+
+Two field helpers give the editor what a plain type cannot say:
+
+* :func:`config_ref` for a property holding the id of a config node of one type
+  (``"x-config": "<type>"`` in the JSON Schema: the editor shows a picker);
+* :func:`choices` for a text property that takes one of a few fixed words (an
+  ``enum`` in the JSON Schema: the editor shows a select).
 
 It is registered with :func:`node_type`::
 
@@ -24,6 +37,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 __all__ = [
+    "CREDENTIAL_KINDS",
     "ConfigNodeConfig",
     "LooseBool",
     "LooseFloat",
@@ -31,8 +45,13 @@ __all__ = [
     "NodeConfig",
     "OptFloat",
     "OptInt",
+    "choices",
+    "config_ref",
     "node_type",
 ]
+
+CREDENTIAL_KINDS = ("text", "password")
+"""What a ``credential_fields`` entry may be: shown (text) or write-only (password)."""
 
 
 def _loose_bool(value: Any) -> Any:
@@ -93,6 +112,28 @@ class NodeConfig(BaseModel):
 
 class ConfigNodeConfig(NodeConfig):
     """A config node: shared settings (a connection, a schema) referenced by id."""
+
+
+def config_ref(type_name: str, description: str, default: Any = "") -> Any:
+    """A field holding the id of a config node of type ``type_name`` (``""``: none).
+
+    The JSON Schema of the field carries ``"x-config": type_name`` so the editor offers
+    the config nodes of that type (and *add new*) instead of a text box::
+
+        database: str = config_ref("sql-database", "The database to query.")
+    """
+    return Field(default, description=description, json_schema_extra={"x-config": type_name})
+
+
+def choices(*words: Any) -> dict[str, Any]:
+    """``json_schema_extra`` for a field that takes one of ``words`` (a JSON Schema enum).
+
+    List every value the node accepts, including ``""`` when it stands for the default,
+    so that no flow that deploys today looks invalid in the editor::
+
+        mode: str = Field("query", description="...", json_schema_extra=choices(*MODES))
+    """
+    return {"enum": list(words)}
 
 
 N = TypeVar("N", bound=type)

@@ -593,3 +593,170 @@ def test_config_node_picker_and_write_only_secrets(start_server: Any, page: Any)
     page.get_by_test_id("open-export").click()
     page.get_by_test_id("export-all").check()
     assert "s3cret-pw" not in page.get_by_test_id("export-text").input_value()
+
+
+def test_form_metadata_comes_from_the_catalogue(start_server: Any, page: Any) -> None:
+    """Credentials, config pickers and choices come from the node catalogue: an amqp-broker's
+    password is write-only, a redis-config's TLS setting picks a tls-config node, an e-mail
+    node's SMTP server stays a text box, and fixed words are a select."""
+    server = start_server()
+    open_editor(page, server)
+    node = drop_node(page, "amqp in", 200, 150)
+    page.locator(f".react-flow__node[data-id='{node}']").dblclick()
+    tray = page.get_by_test_id("edit-tray")
+    exchange_type = tray.locator("select[data-field='exchangeType']")
+    expect(exchange_type.locator("option")).to_have_text(["direct", "fanout", "topic", "headers"])
+    exchange_type.select_option("fanout")
+    tray.get_by_test_id("add-config-broker").click()
+    broker = tray.locator("[data-field='broker']").input_value()
+    tray.get_by_title("edit the configuration node (this form is saved first)").click()
+    expect(tray).to_contain_text("Edit amqp-broker node (configuration)")
+    expect(tray.locator("[data-field='credentials.user']")).to_have_attribute("type", "text")
+    expect(tray.locator("[data-field='credentials.password']")).to_have_attribute(
+        "type", "password"
+    )
+    tray.locator("[data-field='credentials.user']").fill("guest")
+    tray.locator("[data-field='credentials.password']").fill("amqp-s3cret")
+    tray.get_by_test_id("tray-done").click()
+    deploy(page)
+    flows = {n["id"]: n for n in server.get("/flows")}
+    assert flows[node]["exchangeType"] == "fanout"
+    assert "amqp-s3cret" not in (server.data / "flows.json").read_text()
+    assert server.get(f"/credentials/amqp-broker/{broker}") == {
+        "has_user": True,
+        "has_password": True,
+    }
+    page.locator(f".react-flow__node[data-id='{node}']").dblclick()
+    tray.get_by_title("edit the configuration node (this form is saved first)").click()
+    expect(tray.locator("[data-field='credentials.password']")).to_have_attribute(
+        "placeholder", re.compile("stored")
+    )
+    tray.get_by_role("button", name="Cancel").click()
+
+    # a config node's reference to another config node (the old editor missed this one)
+    redis = drop_node(page, "redis in", 200, 300)
+    page.locator(f".react-flow__node[data-id='{redis}']").dblclick()
+    tray.get_by_test_id("add-config-server").click()
+    tray.get_by_title("edit the configuration node (this form is saved first)").click()
+    expect(tray).to_contain_text("Edit redis-config node (configuration)")
+    expect(tray.locator("select[data-field='tls']")).to_be_visible()
+    tray.get_by_test_id("add-config-tls").click()
+    expect(tray.locator("select[data-field='tls'] option")).to_have_count(2)  # none + the new
+    expect(tray.locator("[data-field='credentials.password']")).to_have_attribute(
+        "type", "password"
+    )
+    screenshot(page, "catalogue-metadata")
+    tray.get_by_role("button", name="Cancel").click()
+
+    # no picker where a field only happens to be called like a config type ("server")
+    mail = drop_node(page, "e-mail", 500, 150)
+    page.locator(f".react-flow__node[data-id='{mail}']").dblclick()
+    expect(tray.locator("input[data-field='server']")).to_have_value("smtp.gmail.com")
+    expect(tray.get_by_test_id("add-config-server")).to_have_count(0)
+    expect(tray.locator("[data-field='credentials.userid']")).to_have_attribute("type", "text")
+
+
+SUBFLOW_SOURCE: list[dict[str, Any]] = [
+    {"id": "sft", "type": "tab", "label": "Line"},
+    {
+        "id": "si1",
+        "type": "inject",
+        "z": "sft",
+        "props": [{"p": "payload", "v": "21", "vt": "num"}],
+        "x": 120,
+        "y": 100,
+        "wires": [["sc1"]],
+    },
+    {
+        "id": "sc1",
+        "type": "change",
+        "z": "sft",
+        "rules": [{"t": "set", "p": "payload", "pt": "msg", "to": "payload * 2", "tot": "jsonata"}],
+        "x": 300,
+        "y": 100,
+        "wires": [["sd1"]],
+    },
+    {"id": "sd1", "type": "debug", "z": "sft", "complete": "payload", "x": 480, "y": 100},
+]
+
+
+def test_create_edit_use_and_delete_a_subflow(start_server: Any, page: Any) -> None:
+    """A subflow made from a selection replaces it with an instance wired in its place and
+    runs when deployed; its tab edits name, ports and template; a second instance comes
+    from the palette; deleting the subflow removes its instances."""
+    server = start_server()
+    open_editor(page, server)
+    page.get_by_test_id("open-import").click()
+    page.get_by_test_id("import-text").fill(json.dumps(SUBFLOW_SOURCE))
+    page.get_by_test_id("import-ok").click()
+    page.keyboard.press("Escape")
+    page.locator(".react-flow__node[data-id='sc1']").click()
+    page.get_by_test_id("create-subflow").click()
+
+    ed = "window.plantwireEditor"
+    sf = page.evaluate(f"{ed}.nodes.find(n => n.type === 'subflow').id")
+    inst = page.evaluate(f"{ed}.instancesOf('{sf}')[0]")
+    assert page.evaluate(f"{ed}.node('sc1').z") == sf
+    assert page.evaluate(f"{ed}.node('si1').wires") == [[inst["id"]]]
+    assert inst["wires"] == [["sd1"]] and inst["z"] == "sft"
+    expect(page.locator(f".pw-node[data-node-id='{inst['id']}']")).to_contain_text("Subflow 1")
+    expect(page.locator(f".pw-palette-node[data-palette-type='subflow:{sf}']")).to_contain_text(
+        "Subflow 1"
+    )
+    page.keyboard.press("Control+z")  # undo puts the change node back
+    assert page.evaluate(f"{ed}.node('sc1').z") == "sft"
+    expect(page.locator(".pw-tab.subflow")).to_have_count(0)
+    page.keyboard.press("Control+y")
+    assert page.evaluate(f"{ed}.node('sc1').z") == sf
+
+    deploy(page)
+    flows = {n["id"]: n for n in server.get("/flows")}
+    assert flows[sf]["in"][0]["wires"] == [{"id": "sc1"}]
+    assert flows[sf]["out"][0]["wires"] == [{"id": "sc1", "port": 0}]
+    page.get_by_test_id("inject-si1").click()
+    expect(page.locator(".pw-debug-msg[data-node='sd1'] .pw-debug-value")).to_have_text("42")
+
+    # its own tab: rename, ports, template
+    page.locator(".pw-tab.subflow").click()
+    expect(page.locator("[data-port-node='in0']")).to_be_visible()
+    expect(page.locator("[data-port-node='out0']")).to_be_visible()
+    expect(page.locator(".react-flow__edge")).to_have_count(2)  # input -> change -> output 1
+    page.get_by_test_id("subflow-name").fill("Doubler")
+    expect(page.locator(".pw-tab.subflow")).to_contain_text("Doubler")
+    page.get_by_test_id("subflow-out-add").click()
+    expect(page.get_by_test_id("subflow-outputs")).to_have_text("2")
+    expect(page.locator("[data-port-node='out1']")).to_be_visible()
+    wire(page, "sc1", "sfport|out|1")
+    expect(page.locator(".react-flow__edge")).to_have_count(3)
+    assert page.evaluate(f"{ed}.node('{inst['id']}').wires") == [["sd1"], []]
+    page.locator(".react-flow__node[data-id='sc1']").dblclick()
+    tray = page.get_by_test_id("edit-tray")
+    tray.locator("[data-field='name']").fill("times two")
+    tray.get_by_test_id("tray-done").click()
+    page.evaluate(f"{ed}.notices = []; {ed}.emit()")
+    screenshot(page, "subflow-edit")
+
+    # a second instance from the palette, on the flow tab
+    page.locator(".pw-tab[data-tab-id='sft']").click()
+    second = drop_node(page, f"subflow:{sf}", 300, 250)
+    expect(page.locator(f".pw-node[data-node-id='{second}']")).to_contain_text("Doubler")
+    expect(
+        page.locator(f".react-flow__node[data-id='{second}'] .react-flow__handle.source")
+    ).to_have_count(2)
+    wire(page, "si1", second)
+    deploy(page)
+    flows = {n["id"]: n for n in server.get("/flows")}
+    assert flows[sf]["name"] == "Doubler" and len(flows[sf]["out"]) == 2
+    assert flows[second]["type"] == f"subflow:{sf}" and flows["sc1"]["name"] == "times two"
+
+    # delete the subflow: its nodes and both instances go
+    page.locator(".pw-tab.subflow").click()
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_test_id("subflow-delete").click()
+    expect(page.locator(".pw-tab.subflow")).to_have_count(0)
+    expect(page.locator(f".pw-palette-node[data-palette-type='subflow:{sf}']")).to_have_count(0)
+    deploy(page)
+    ids = {n["id"] for n in server.get("/flows")}
+    assert not ids & {sf, "sc1", inst["id"], second}
+    assert server.get("/flows")[0]["id"] == "sft" or "si1" in ids
+    assert page.evaluate(f"{ed}.node('si1').wires") == [[]]

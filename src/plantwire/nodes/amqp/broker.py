@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import aio_pika
 from aio_pika.abc import AbstractConnection
 from pydantic import Field, model_validator
 
 from plantwire.runtime.node import Node
-from plantwire.spec import LooseBool, LooseFloat, LooseInt, NodeConfig, node_type
+from plantwire.spec import LooseBool, LooseFloat, LooseInt, NodeConfig, config_ref, node_type
 
 from ..common.connection import Backoff, ConnectionOwner, find_config_node
 
@@ -38,7 +38,7 @@ class AmqpBrokerConfig(NodeConfig):
     port: LooseInt = Field(5672, description="TCP port of the server (5671 with TLS usually).")
     vhost: str = Field("/", description="Virtual host.")
     usetls: LooseBool = Field(False, description="Connect with TLS.")
-    tls: str = Field("", description="Id of the tls-config node used with TLS.")
+    tls: str = config_ref("tls-config", "Id of the tls-config node used with TLS.")
     heartbeat: LooseInt = Field(
         30, description="Heartbeat interval in seconds asked of the server (0: off)."
     )
@@ -74,6 +74,7 @@ class AmqpBrokerNode(ConnectionOwner[AmqpUser]):
     credentials; TLS uses a tls-config node."""
 
     config_model = AmqpBrokerConfig
+    credential_fields: ClassVar[dict[str, str]] = {"user": "text", "password": "password"}
     category = "config"
     is_config = True
     inputs = 0

@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from plantwire.runtime.message import Msg
 from plantwire.runtime.node import Node
-from plantwire.spec import LooseBool, LooseInt, NodeConfig, node_type
+from plantwire.spec import LooseBool, LooseInt, NodeConfig, choices, config_ref, node_type
 
 from .amqp_codec import EXCHANGE_TYPES, decode_body, plain, routing_keys, timestamp_ms
 from .broker import AmqpBrokerNode, find_broker
@@ -30,7 +30,7 @@ log = logging.getLogger("plantwire.amqp")
 class AmqpInConfig(NodeConfig):
     """The amqp in node as it appears in flows.json."""
 
-    broker: str = Field("", description="Id of the amqp-broker config node.")
+    broker: str = config_ref("amqp-broker", "Id of the amqp-broker config node.")
     queue: str = Field(
         "", description="Queue to consume; empty: a server-named exclusive queue for this node."
     )
@@ -45,7 +45,11 @@ class AmqpInConfig(NodeConfig):
     exchange: str = Field(
         "", description="Exchange the queue is bound to; empty: no binding (default exchange)."
     )
-    exchangeType: str = Field("topic", description="direct, fanout, topic or headers.")
+    exchangeType: str = Field(
+        "topic",
+        description="direct, fanout, topic or headers.",
+        json_schema_extra=choices(*EXCHANGE_TYPES),
+    )
     routingKey: str = Field(
         "#", description="Binding key(s), comma-separated (topic patterns for a topic exchange)."
     )
@@ -56,6 +60,7 @@ class AmqpInConfig(NodeConfig):
     )
     ack: str = Field(
         "done",
+        json_schema_extra=choices("auto", "done"),
         description="auto: acknowledge as the message is taken; done: acknowledge after the "
         "message was sent on (a crash before that redelivers it).",
     )

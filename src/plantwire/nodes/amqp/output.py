@@ -15,7 +15,7 @@ from pydantic import Field, model_validator
 from plantwire.nodes.common.outbox import Outbox, OutboxConfig
 from plantwire.runtime.message import Msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
-from plantwire.spec import LooseBool, LooseFloat, node_type
+from plantwire.spec import LooseBool, LooseFloat, choices, config_ref, node_type
 
 from .amqp_codec import EXCHANGE_TYPES, encode_payload, expiration_seconds, header_value
 from .broker import AmqpBrokerNode, find_broker
@@ -28,13 +28,15 @@ log = logging.getLogger("plantwire.amqp")
 class AmqpOutConfig(OutboxConfig):
     """The amqp out node as it appears in flows.json."""
 
-    broker: str = Field("", description="Id of the amqp-broker config node.")
+    broker: str = config_ref("amqp-broker", "Id of the amqp-broker config node.")
     exchange: str = Field("", description="Exchange to publish to; empty: the default exchange.")
     declare: LooseBool = Field(
         False, description="Declare the exchange (with exchangeType and durable) on connect."
     )
     exchangeType: str = Field(
-        "topic", description="direct, fanout, topic or headers (with declare)."
+        "topic",
+        description="direct, fanout, topic or headers (with declare).",
+        json_schema_extra=choices(*EXCHANGE_TYPES),
     )
     durable: LooseBool = Field(True, description="Declare the exchange durable (with declare).")
     routingKey: str = Field(

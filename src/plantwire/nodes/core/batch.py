@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 from plantwire.expressions import parse_js_number, to_js_string
 from plantwire.runtime.message import MISSING, Msg, clone_msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
-from plantwire.spec import NodeConfig, node_type
+from plantwire.spec import NodeConfig, choices, node_type
 
 from .sequence_codec import (
     Repeater,
@@ -33,7 +33,9 @@ class BatchConfig(NodeConfig):
     """The batch node as Node-RED writes it in flows.json."""
 
     mode: str = Field(
-        "count", description="count (groups of N), interval (per period) or concat (topics)."
+        "count",
+        description="count (groups of N), interval (per period) or concat (topics).",
+        json_schema_extra=choices("count", "interval", "concat"),
     )
     count: Any = Field(10, description="Count mode: messages per group.")
     overlap: Any = Field(0, description="Count mode: messages repeated from the previous group.")

@@ -26,7 +26,7 @@ from plantwire.expressions.paths import is_plain_key
 from plantwire.runtime.errors import ExpressionError
 from plantwire.runtime.message import MISSING, Msg, clone_value
 from plantwire.runtime.node import DoneFn, Node, SendFn
-from plantwire.spec import LooseBool, NodeConfig, node_type
+from plantwire.spec import LooseBool, NodeConfig, choices, node_type
 
 __all__ = ["ChangeConfig", "ChangeNode", "ChangeRule", "js_replace"]
 
@@ -96,9 +96,17 @@ class ChangeRule(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, coerce_numbers_to_str=True)
 
-    t: str = Field("set", description="Action: set, change, delete or move.")
+    t: str = Field(
+        "set",
+        description="Action: set, change, delete or move.",
+        json_schema_extra=choices("set", "change", "delete", "move"),
+    )
     p: str = Field("", description="The property to act on.")
-    pt: str = Field("msg", description="Where the property is: msg, flow or global.")
+    pt: str = Field(
+        "msg",
+        description="Where the property is: msg, flow or global (empty: msg).",
+        json_schema_extra=choices("msg", "flow", "global", ""),
+    )
     to: Any = Field("", description="The value to set (set/change) or the target (move).")
     tot: str = Field("", description="Type of `to` (str, num, bool, json, bin, date, ...).")
     from_: Any = Field("", alias="from", description="What a change rule searches for.")

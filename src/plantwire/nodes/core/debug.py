@@ -22,7 +22,7 @@ from plantwire.expressions import (
 from plantwire.runtime.errors import ExpressionError
 from plantwire.runtime.message import MISSING, Msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
-from plantwire.spec import LooseBool, NodeConfig, node_type
+from plantwire.spec import LooseBool, NodeConfig, choices, node_type
 
 __all__ = ["DebugConfig", "DebugNode", "inspect"]
 
@@ -197,9 +197,17 @@ class DebugConfig(NodeConfig):
         description='What to show: a msg property ("payload"), "true" for the whole '
         "message, or a JSONata expression when targetType is jsonata.",
     )
-    targetType: str = Field("msg", description="msg, full or jsonata.")
+    targetType: str = Field(
+        "msg",
+        description="msg, full or jsonata.",
+        json_schema_extra=choices("msg", "full", "jsonata"),
+    )
     statusVal: Any = Field("", description="What the status shows (property or expression).")
-    statusType: str = Field("auto", description="auto, msg, jsonata or counter.")
+    statusType: str = Field(
+        "auto",
+        description="auto, msg, jsonata or counter.",
+        json_schema_extra=choices("auto", "msg", "jsonata", "counter"),
+    )
 
     @model_validator(mode="after")
     def _check(self) -> DebugConfig:

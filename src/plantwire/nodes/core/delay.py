@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 from plantwire.expressions import parse_js_number
 from plantwire.runtime.message import Msg, clone_msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
-from plantwire.spec import LooseInt, NodeConfig, node_type
+from plantwire.spec import LooseInt, NodeConfig, choices, node_type
 
 from .sequence_codec import (
     Repeater,
@@ -45,20 +45,29 @@ class DelayConfig(NodeConfig):
 
     pauseType: str = Field(
         "delay",
+        json_schema_extra=choices(*PAUSE_TYPES),
         description="delay (fixed), delayv (msg.delay overrides), random, rate (limit all), "
         "burst, queue (each topic in turn) or timed (all topics each period).",
     )
     timeout: Number = Field("5", description="The fixed delay, in timeoutUnits.")
     timeoutUnits: str = Field(
-        "seconds", description="milliseconds, seconds, minutes, hours or days."
+        "seconds",
+        description="milliseconds, seconds, minutes, hours or days.",
+        json_schema_extra=choices("milliseconds", "seconds", "minutes", "hours", "days"),
     )
     rate: Number = Field("1", description="Messages per nbRateUnits rateUnits (rate modes).")
     nbRateUnits: Number | None = Field("1", description="How many rateUnits make the period.")
-    rateUnits: str = Field("second", description="second, minute, hour or day.")
+    rateUnits: str = Field(
+        "second",
+        description="second, minute, hour or day.",
+        json_schema_extra=choices("second", "minute", "hour", "day"),
+    )
     randomFirst: Number = Field("1", description="Shortest random delay, in randomUnits.")
     randomLast: Number = Field("5", description="Longest random delay, in randomUnits.")
     randomUnits: str = Field(
-        "seconds", description="milliseconds, seconds, minutes, hours or days."
+        "seconds",
+        description="milliseconds, seconds, minutes, hours or days.",
+        json_schema_extra=choices("milliseconds", "seconds", "minutes", "hours", "days"),
     )
     drop: bool | str = Field(
         False, description="Rate mode: drop intermediate messages instead of queueing them."

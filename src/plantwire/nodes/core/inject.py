@@ -21,7 +21,7 @@ from plantwire.expressions import (
 from plantwire.runtime.errors import ExpressionError
 from plantwire.runtime.message import MISSING, Msg, new_msgid
 from plantwire.runtime.node import DoneFn, Node, SendFn
-from plantwire.spec import LooseBool, NodeConfig, node_type
+from plantwire.spec import LooseBool, NodeConfig, choices, node_type
 
 __all__ = ["InjectConfig", "InjectNode", "InjectProp", "cron_iter"]
 
@@ -42,7 +42,11 @@ class InjectProp(BaseModel):
 
     p: str = Field("", description="The message property to set.")
     v: Any = Field(None, description="The value.")
-    vt: str | None = Field(None, description="Type of the value: str, num, bool, json, ...")
+    vt: str | None = Field(
+        None,
+        description="Type of the value: str, num, bool, json, ...",
+        json_schema_extra=choices(*TYPED_INPUT_TYPES),
+    )
 
 
 def _jsonata_message(err: BaseException) -> str:

@@ -23,7 +23,7 @@ from plantwire.expressions import (
 from plantwire.runtime.errors import ExpressionError
 from plantwire.runtime.message import MISSING, Msg, clone_msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
-from plantwire.spec import NodeConfig, node_type
+from plantwire.spec import NodeConfig, choices, node_type
 
 from .sequence_codec import (
     js_greater,
@@ -60,9 +60,15 @@ def _js_joiner(joiner: Any, joiner_type: str) -> str | bytes:
 class JoinConfig(NodeConfig):
     """The join node as Node-RED writes it in flows.json."""
 
-    mode: str = Field("auto", description="auto (reverse a split), custom (manual) or reduce.")
+    mode: str = Field(
+        "auto",
+        description="auto (reverse a split), custom (manual) or reduce.",
+        json_schema_extra=choices("auto", "custom", "reduce"),
+    )
     build: str = Field(
-        "object", description="Manual: build a string, array, buffer, object or merged object."
+        "object",
+        description="Manual: build a string, array, buffer, object or merged object.",
+        json_schema_extra=choices(*BUILDS),
     )
     property: str = Field("payload", description="Manual: the message property to combine.")
     propertyType: str = Field("msg", description="msg (a property) or full (whole messages).")

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 
 from plantwire.runtime.message import Msg, clone_msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
-from plantwire.spec import NodeConfig, node_type
+from plantwire.spec import NodeConfig, choices, node_type
 
 __all__ = ["LinkCallNode", "LinkInNode", "LinkOutNode", "find_link_target"]
 
@@ -33,6 +33,7 @@ class LinkInConfig(NodeConfig):
 class LinkOutConfig(NodeConfig):
     mode: str = Field(
         "link",
+        json_schema_extra=choices("link", "return", ""),
         description='"link": send to the link in nodes listed in links; "return": send the '
         "message back to the link call node that started the subroutine.",
     )
@@ -58,6 +59,7 @@ class LinkCallConfig(NodeConfig):
     )
     linkType: str = Field(
         "static",
+        json_schema_extra=choices("static", "dynamic", ""),
         description='"static": call the link in node chosen in links; "dynamic": call the '
         "link in node whose id or name is in msg.target.",
     )

@@ -17,7 +17,7 @@ from plantwire.nodes.core.switch import js_to_number
 from plantwire.runtime.errors import ExpressionError
 from plantwire.runtime.message import MISSING, Msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
-from plantwire.spec import LooseBool, NodeConfig, node_type
+from plantwire.spec import LooseBool, NodeConfig, choices, node_type
 
 __all__ = ["RangeConfig", "RangeNode", "js_div", "js_mod", "js_round"]
 
@@ -63,6 +63,7 @@ class RangeConfig(NodeConfig):
     maxout: Any = Field("", description="Target range: to.")
     action: str = Field(
         "scale",
+        json_schema_extra=choices("scale", "clamp", "roll", "drop"),
         description="scale: scale the value; clamp: scale and limit to the target range; "
         "roll: scale and wrap within the target range; drop: scale, but drop the "
         "message if the value is outside the input range.",

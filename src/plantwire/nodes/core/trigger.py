@@ -19,7 +19,7 @@ from plantwire.expressions.dates import now_ms
 from plantwire.runtime.errors import ExpressionError
 from plantwire.runtime.message import MISSING, Msg, clone_msg, clone_value
 from plantwire.runtime.node import DoneFn, Node, SendFn
-from plantwire.spec import LooseInt, NodeConfig, node_type
+from plantwire.spec import LooseInt, NodeConfig, choices, node_type
 
 from .sequence_codec import Repeater, js_delay_seconds, js_truthy, parse_float_js
 from .template_codec import MustacheError, parse_template, render
@@ -72,7 +72,11 @@ class TriggerConfig(NodeConfig):
     )
     units: str = Field("ms", description="Units of duration: ms, s, min or hr.")
     reset: Any = Field("", description="A msg.payload value that resets the trigger.")
-    bytopic: str = Field("all", description="all: one trigger; topic: one per topic value.")
+    bytopic: str = Field(
+        "all",
+        description="all: one trigger; topic: one per topic value.",
+        json_schema_extra=choices("all", "topic"),
+    )
     topic: str = Field("topic", description="The message property that names the topic.")
     outputs: LooseInt = Field(1, description="2 sends the second message on a second output.")
 

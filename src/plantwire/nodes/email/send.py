@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import ssl
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import aiosmtplib
 from pydantic import Field
@@ -104,6 +104,7 @@ class EmailNode(Node):
     """
 
     config_model = EmailConfig
+    credential_fields: ClassVar[dict[str, str]] = {"userid": "text", "password": "password"}
     category = "social"
     inputs = 1
     outputs = 0

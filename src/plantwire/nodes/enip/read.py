@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from pydantic import Field
-
 from plantwire.nodes.common.device import DeviceReadConfig, DeviceReadNode
-from plantwire.spec import node_type
+from plantwire.spec import config_ref, node_type
 
 from .endpoint import EnipEndpointNode
 from .tag_codec import parse_tag
@@ -18,7 +16,7 @@ __all__ = ["EnipReadConfig", "EnipReadNode"]
 class EnipReadConfig(DeviceReadConfig):
     """The enip-read node as it appears in flows.json."""
 
-    endpoint: str = Field("", description="Id of the enip-endpoint node (the controller).")
+    endpoint: str = config_ref("enip-endpoint", "Id of the enip-endpoint node (the controller).")
 
 
 @node_type("enip-read")

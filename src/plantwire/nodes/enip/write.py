@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import Field
-
 from plantwire.nodes.common.device import DeviceWriteConfig, DeviceWriteNode
-from plantwire.spec import node_type
+from plantwire.spec import config_ref, node_type
 
 from .endpoint import EnipEndpointNode
 from .tag_codec import LogixTag, parse_tag
@@ -19,7 +17,7 @@ __all__ = ["EnipWriteConfig", "EnipWriteNode"]
 class EnipWriteConfig(DeviceWriteConfig):
     """The enip-write node as it appears in flows.json."""
 
-    endpoint: str = Field("", description="Id of the enip-endpoint node (the controller).")
+    endpoint: str = config_ref("enip-endpoint", "Id of the enip-endpoint node (the controller).")
 
 
 @node_type("enip-write")

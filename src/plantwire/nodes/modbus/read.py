@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from plantwire.nodes.common.poll import PointResult
 from plantwire.nodes.common.values import GOOD, bad, format_topic, uncertain, value_msg
 from plantwire.runtime.node import Node
-from plantwire.spec import LooseBool, NodeConfig, node_type
+from plantwire.spec import LooseBool, NodeConfig, config_ref, node_type
 
 from ._points import PointListFields, load_points
 from .config import STATUS, ModbusClientNode
@@ -31,7 +31,7 @@ _LINK_DOWN = ("not connected", "connection lost")
 class ModbusReadConfig(NodeConfig, PointListFields):
     """The modbus-read node: node-red-contrib-modbus's properties plus a point list."""
 
-    server: str = Field("", description="Id of the modbus-client config node.")
+    server: str = config_ref("modbus-client", "Id of the modbus-client config node.")
     topic: str = Field(
         "",
         description="Topic template: {point}, {name} (node name), {unit}, {unitId}, "

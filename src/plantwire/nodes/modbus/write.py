@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from plantwire.runtime.message import Msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
-from plantwire.spec import LooseBool, NodeConfig, node_type
+from plantwire.spec import LooseBool, NodeConfig, config_ref, node_type
 
 from ._points import PointListFields, load_points
 from .client import ModbusDeviceError
@@ -29,7 +29,7 @@ _LEGACY = {
 class ModbusWriteConfig(NodeConfig, PointListFields):
     """The modbus-write node: node-red-contrib-modbus's properties plus points."""
 
-    server: str = Field("", description="Id of the modbus-client config node.")
+    server: str = config_ref("modbus-client", "Id of the modbus-client config node.")
     pointsFrom: str = Field(
         "", description="Id of a modbus-read node whose points can be written by name too."
     )

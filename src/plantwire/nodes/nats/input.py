@@ -17,7 +17,15 @@ from pydantic import Field, model_validator
 
 from plantwire.runtime.message import Msg
 from plantwire.runtime.node import Node
-from plantwire.spec import LooseBool, LooseFloat, LooseInt, NodeConfig, node_type
+from plantwire.spec import (
+    LooseBool,
+    LooseFloat,
+    LooseInt,
+    NodeConfig,
+    choices,
+    config_ref,
+    node_type,
+)
 
 from .nats_codec import check_subject, decode_payload
 from .server import NatsServerNode, find_server
@@ -43,7 +51,7 @@ TRANSIENT = (
 class NatsInConfig(NodeConfig):
     """The nats in node as it appears in flows.json."""
 
-    server: str = Field("", description="Id of the nats-server config node.")
+    server: str = config_ref("nats-server", "Id of the nats-server config node.")
     subject: str = Field(
         "", description="Subject to subscribe to; * matches one token, > the rest."
     )
@@ -53,7 +61,11 @@ class NatsInConfig(NodeConfig):
         "each message goes to one of them. In JetStream mode it names the shared durable "
         "consumer when durable is empty.",
     )
-    mode: str = Field("core", description="core (subscription) or jetstream (pull consumer).")
+    mode: str = Field(
+        "core",
+        description="core (subscription) or jetstream (pull consumer).",
+        json_schema_extra=choices("core", "jetstream"),
+    )
     stream: str = Field(
         "", description="JetStream: stream name; found from the subject when empty."
     )
@@ -65,6 +77,7 @@ class NatsInConfig(NodeConfig):
     )
     deliverPolicy: str = Field(
         "all",
+        json_schema_extra=choices(*DELIVER),
         description="JetStream, when the consumer is created: all (from the first stored "
         "message), new (only messages published after), last (the last stored one on).",
     )

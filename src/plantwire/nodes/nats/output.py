@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 from plantwire.nodes.common.outbox import Outbox, OutboxConfig
 from plantwire.runtime.message import Msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
-from plantwire.spec import LooseBool, LooseFloat, node_type
+from plantwire.spec import LooseBool, LooseFloat, choices, config_ref, node_type
 
 from .input import TRANSIENT, ensure_stream
 from .nats_codec import check_publish_subject, decode_payload, encode_headers, encode_payload
@@ -30,7 +30,7 @@ class NatsNotConnected(ConnectionError):
 class NatsOutConfig(OutboxConfig):
     """The nats out node as it appears in flows.json."""
 
-    server: str = Field("", description="Id of the nats-server config node.")
+    server: str = config_ref("nats-server", "Id of the nats-server config node.")
     subject: str = Field(
         "",
         description="Subject to publish to. Empty: msg.nats.reply (answering a request "
@@ -38,6 +38,7 @@ class NatsOutConfig(OutboxConfig):
     )
     mode: str = Field(
         "core",
+        json_schema_extra=choices(*MODES),
         description="core: publish and flush (the server has it); jetstream: publish and "
         "wait for the stream's acknowledgement; request: send a request and pass the reply "
         "on (output 1).",

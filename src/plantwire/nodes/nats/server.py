@@ -7,14 +7,22 @@ import contextlib
 import importlib.util
 import ssl
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import nats.errors
 from nats.aio.client import Client as NATS
 from pydantic import Field, model_validator
 
 from plantwire.runtime.node import Node
-from plantwire.spec import ConfigNodeConfig, LooseBool, LooseFloat, LooseInt, node_type
+from plantwire.spec import (
+    ConfigNodeConfig,
+    LooseBool,
+    LooseFloat,
+    LooseInt,
+    choices,
+    config_ref,
+    node_type,
+)
 
 from ..common.connection import find_config_node
 from .nats_codec import parse_servers
@@ -49,6 +57,7 @@ class NatsServerConfig(ConfigNodeConfig):
     )
     auth: str = Field(
         "none",
+        json_schema_extra=choices(*AUTH_MODES),
         description="Authentication: none; user (user and password in the credentials); "
         "token (token in the credentials); nkey (seed in the credentials); creds (the "
         "credentials file named by credsFile). nkey and creds need the nkeys package.",
@@ -57,7 +66,7 @@ class NatsServerConfig(ConfigNodeConfig):
     usetls: LooseBool = Field(
         False, description="Connect with TLS (also implied by a tls:// server URL)."
     )
-    tls: str = Field("", description="Id of the tls-config node with certificates and CA.")
+    tls: str = config_ref("tls-config", "Id of the tls-config node with certificates and CA.")
     maxReconnectAttempts: LooseInt = Field(
         -1,
         description="Reconnect attempts per server after a lost connection; -1 tries "
@@ -97,6 +106,12 @@ class NatsServerNode(Node):
     apart from the flow and never shown in a status or message."""
 
     config_model = NatsServerConfig
+    credential_fields: ClassVar[dict[str, str]] = {
+        "user": "text",
+        "password": "password",
+        "token": "password",
+        "seed": "password",
+    }
     is_config = True
     category = "config"
     color = "#7CB9E8"

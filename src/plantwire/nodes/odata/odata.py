@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from plantwire.nodes.common.outbox import Outbox, OutboxConfig
 from plantwire.runtime.message import Msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
-from plantwire.spec import LooseBool, LooseInt, OptInt, node_type
+from plantwire.spec import LooseBool, LooseInt, OptInt, choices, config_ref, node_type
 
 from .batch_codec import decode_batch, encode_batch, match_replies, ops_from_payload
 from .service import ODataRequestError, ODataServiceNode
@@ -32,9 +32,10 @@ OPERATIONS = ("read", "get", "create", "update", "delete", "batch", "function")
 class ODataConfig(OutboxConfig):
     """The odata node as it appears in flows.json."""
 
-    service: str = Field("", description="Id of the odata-service config node.")
+    service: str = config_ref("odata-service", "Id of the odata-service config node.")
     operation: str = Field(
         "read",
+        json_schema_extra=choices(*OPERATIONS),
         description="read (a collection), get (one entity by key), create, update, delete, "
         "batch (msg.payload = list of operations, one atomic changeset) or function "
         "(call a function import / action).",

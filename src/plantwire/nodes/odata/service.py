@@ -6,7 +6,7 @@ import asyncio
 import base64
 import errno
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 from yarl import URL
 
 from plantwire.runtime.node import Node
-from plantwire.spec import LooseBool, LooseFloat, NodeConfig, node_type
+from plantwire.spec import LooseBool, LooseFloat, NodeConfig, choices, node_type
 
 from .url_codec import VERSIONS, join_url, odata_error, query_string
 
@@ -55,9 +55,12 @@ class ODataServiceConfig(NodeConfig):
         description="Service root, e.g. https://s4.example.com/sap/opu/odata/sap/"
         "API_PURCHASEORDER_PROCESS_SRV/ (v2) or https://host/odata/v4/plant/ (v4).",
     )
-    version: str = Field("v2", description="OData protocol version: v2 or v4.")
+    version: str = Field(
+        "v2", description="OData protocol version: v2 or v4.", json_schema_extra=choices(*VERSIONS)
+    )
     authType: str = Field(
         "none",
+        json_schema_extra=choices(*AUTH_TYPES),
         description="none; basic (credentials user + password); bearer (credential token); "
         "apikey (credential token sent in the apiKeyHeader header).",
     )
@@ -113,6 +116,11 @@ class ODataServiceNode(Node):
     """
 
     config_model = ODataServiceConfig
+    credential_fields: ClassVar[dict[str, str]] = {
+        "user": "text",
+        "password": "password",
+        "token": "password",
+    }
     is_config = True
     category = "config"
     color = "#A6BBCF"

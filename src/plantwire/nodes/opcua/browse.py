@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 
 from plantwire.runtime.message import Msg
 from plantwire.runtime.node import DoneFn, SendFn
-from plantwire.spec import LooseInt, NodeConfig, node_type
+from plantwire.spec import LooseInt, NodeConfig, config_ref, node_type
 
 from . import convert_codec as cc
 from ._common import OpcUaUserNode
@@ -24,7 +24,7 @@ __all__ = ["OpcUaBrowseConfig", "OpcUaBrowseNode", "browse_tree"]
 class OpcUaBrowseConfig(NodeConfig):
     """The opcua-browse node as it appears in flows.json."""
 
-    client: str = Field("", description="Id of the opcua-client config node.")
+    client: str = config_ref("opcua-client", "Id of the opcua-client config node.")
     startNode: str = Field(
         "i=85", description="Where to start (node id or path); i=85 is the Objects folder."
     )

@@ -5,12 +5,12 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
 from plantwire.runtime.node import Node
-from plantwire.spec import LooseFloat, NodeConfig, node_type
+from plantwire.spec import LooseFloat, NodeConfig, choices, node_type
 
 from ._pki import TrustList, ensure_own_certificate
 from .client import ClientSettings, OpcUaConnection
@@ -44,12 +44,19 @@ class OpcUaClientConfig(NodeConfig):
         "opc.tcp://localhost:4840",
         description="Endpoint URL of the server (opc.tcp://host:port/path).",
     )
-    securityPolicy: str = Field("None", description="Security policy: None or Basic256Sha256.")
+    securityPolicy: str = Field(
+        "None",
+        description="Security policy: None or Basic256Sha256.",
+        json_schema_extra=choices(*POLICIES),
+    )
     securityMode: str = Field(
-        "None", description="Message security mode: None, Sign or SignAndEncrypt."
+        "None",
+        description="Message security mode: None, Sign or SignAndEncrypt.",
+        json_schema_extra=choices(*MODES),
     )
     authType: str = Field(
         "anonymous",
+        json_schema_extra=choices(*AUTHS),
         description="User authentication: anonymous, username (user/password from the "
         "credentials) or certificate (the user certificate, or the application certificate).",
     )
@@ -121,6 +128,7 @@ class OpcUaClientNode(Node):
     ``pki/opcua/client/trusted/`` (or the trust list folder) to trust that server."""
 
     config_model = OpcUaClientConfig
+    credential_fields: ClassVar[dict[str, str]] = {"user": "text", "password": "password"}
     category = "config"
     is_config = True
     inputs = 0

@@ -12,7 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from plantwire.runtime.message import Msg
 from plantwire.runtime.node import DoneFn, SendFn
-from plantwire.spec import NodeConfig, node_type
+from plantwire.spec import NodeConfig, config_ref, node_type
 
 from . import convert_codec as cc
 from ._common import OpcUaUserNode
@@ -23,7 +23,7 @@ __all__ = ["OpcUaMethodConfig", "OpcUaMethodNode"]
 class OpcUaMethodConfig(NodeConfig):
     """The opcua-method node as it appears in flows.json."""
 
-    client: str = Field("", description="Id of the opcua-client config node.")
+    client: str = config_ref("opcua-client", "Id of the opcua-client config node.")
     objectId: str = Field("", description="The object that owns the method (node id or path).")
     methodId: str = Field(
         "", description="The method (node id, browse path, or browse name such as 2:Start)."

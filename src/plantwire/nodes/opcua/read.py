@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from plantwire.nodes.common.poll import PointResult, PollSubscription
 from plantwire.runtime.message import Msg
 from plantwire.runtime.node import DoneFn, SendFn
-from plantwire.spec import LooseFloat, NodeConfig, node_type
+from plantwire.spec import LooseFloat, NodeConfig, config_ref, node_type
 
 from . import convert_codec as cc
 from ._common import Item, ItemErrors, OpcUaUserNode, dv_message, parse_items
@@ -25,7 +25,7 @@ __all__ = ["OpcUaReadConfig", "OpcUaReadNode"]
 class OpcUaReadConfig(NodeConfig):
     """The opcua-read node as it appears in flows.json."""
 
-    client: str = Field("", description="Id of the opcua-client config node.")
+    client: str = config_ref("opcua-client", "Id of the opcua-client config node.")
     nodeIds: list[str | dict[str, Any]] = Field(
         default_factory=list,
         description="Variables to read: node ids (ns=2;s=Line1.Speed, ns=2;i=1001) or browse "

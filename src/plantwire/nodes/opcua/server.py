@@ -7,7 +7,7 @@ import logging
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from asyncua import ua
 from asyncua.common.callback import CallbackType, ServerItemCallback
@@ -156,6 +156,7 @@ class OpcUaServerNode(Node):
     refused with BadCertificateUntrusted and saved to ``pki/opcua/server/rejected/``."""
 
     config_model = OpcUaServerConfig
+    credential_fields: ClassVar[dict[str, str]] = {"user": "text", "password": "password"}
     category = "industrial"
     color = "#9fd3e6"
     icon = "bridge.svg"

@@ -7,7 +7,7 @@ from typing import Any
 from asyncua import ua
 from pydantic import Field, field_validator, model_validator
 
-from plantwire.spec import LooseFloat, LooseInt, NodeConfig, node_type
+from plantwire.spec import LooseFloat, LooseInt, NodeConfig, config_ref, node_type
 
 from ._common import Item, ItemErrors, OpcUaUserNode, dv_message, parse_items
 from .client import MonitorItem, MonitorSpec
@@ -21,7 +21,7 @@ DEADBANDS = ("none", "absolute", "percent")
 class OpcUaSubscribeConfig(NodeConfig):
     """The opcua-subscribe node as it appears in flows.json."""
 
-    client: str = Field("", description="Id of the opcua-client config node.")
+    client: str = config_ref("opcua-client", "Id of the opcua-client config node.")
     nodeIds: list[str | dict[str, Any]] = Field(
         default_factory=list,
         description="Variables to monitor: node ids or browse paths; an entry may be "

@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 
 from plantwire.runtime.message import Msg
 from plantwire.runtime.node import DoneFn, SendFn
-from plantwire.spec import NodeConfig, node_type
+from plantwire.spec import NodeConfig, config_ref, node_type
 
 from . import convert_codec as cc
 from ._common import OpcUaUserNode
@@ -24,7 +24,7 @@ __all__ = ["OpcUaWriteConfig", "OpcUaWriteNode"]
 class OpcUaWriteConfig(NodeConfig):
     """The opcua-write node as it appears in flows.json."""
 
-    client: str = Field("", description="Id of the opcua-client config node.")
+    client: str = config_ref("opcua-client", "Id of the opcua-client config node.")
     nodeId: str = Field(
         "", description="Variable to write (node id or browse path); empty: msg.topic / msg.nodeId."
     )

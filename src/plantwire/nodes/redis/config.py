@@ -7,7 +7,7 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import redis.asyncio as aioredis
 from pydantic import Field, model_validator
@@ -18,7 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from plantwire.runtime.node import Node
-from plantwire.spec import LooseBool, LooseFloat, LooseInt, NodeConfig, node_type
+from plantwire.spec import LooseBool, LooseFloat, LooseInt, NodeConfig, config_ref, node_type
 
 from ..common.connection import Backoff, ConnectionOwner, find_config_node
 
@@ -73,7 +73,9 @@ class RedisConfig(NodeConfig):
     port: LooseInt = Field(6379, description="TCP port of the server.")
     db: LooseInt = Field(0, description="Database number.")
     usetls: LooseBool = Field(False, description="Connect with TLS.")
-    tls: str = Field("", description="Id of the tls-config node used with TLS.")
+    tls: str = config_ref(
+        "tls-config", "Certificates and CA for TLS (a tls-config node), used with usetls."
+    )
     clientName: str = Field("", description="Client name shown by CLIENT LIST.")
     timeout: LooseFloat = Field(
         5.0, description="Seconds a connection attempt or a health check may take."
@@ -103,6 +105,7 @@ class RedisConfigNode(ConnectionOwner[RedisUser]):
     and password are credentials; TLS uses a tls-config node."""
 
     config_model = RedisConfig
+    credential_fields: ClassVar[dict[str, str]] = {"username": "text", "password": "password"}
     category = "config"
     is_config = True
     inputs = 0

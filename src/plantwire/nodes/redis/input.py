@@ -13,7 +13,7 @@ from redis.exceptions import ResponseError
 
 from plantwire.runtime.message import Msg
 from plantwire.runtime.node import Node
-from plantwire.spec import LooseBool, LooseInt, NodeConfig, node_type
+from plantwire.spec import LooseBool, LooseInt, NodeConfig, choices, config_ref, node_type
 
 from .config import RedisConfigNode, find_server, is_connection_error
 from .redis_codec import decode_value, names, text
@@ -29,8 +29,12 @@ BLOCK_MS = 1000
 class RedisInConfig(NodeConfig):
     """The redis in node as it appears in flows.json."""
 
-    server: str = Field("", description="Id of the redis-config node.")
-    mode: str = Field("subscribe", description="subscribe, psubscribe, stream or list.")
+    server: str = config_ref("redis-config", "Id of the redis-config node.")
+    mode: str = Field(
+        "subscribe",
+        description="subscribe, psubscribe, stream or list.",
+        json_schema_extra=choices(*MODES),
+    )
     channels: str = Field(
         "",
         description="subscribe: channels, psubscribe: patterns (comma-separated); "

@@ -13,7 +13,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from plantwire.nodes.common.outbox import Outbox, OutboxConfig
 from plantwire.runtime.message import Msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
-from plantwire.spec import LooseBool, LooseFloat, LooseInt, node_type
+from plantwire.spec import LooseBool, LooseFloat, LooseInt, choices, config_ref, node_type
 
 from .config import RedisConfigNode, find_server, is_connection_error
 from .redis_codec import encode_value, plain, stream_fields
@@ -28,8 +28,12 @@ MODES = ("publish", "stream", "list", "set", "command")
 class RedisOutConfig(OutboxConfig):
     """The redis out node as it appears in flows.json."""
 
-    server: str = Field("", description="Id of the redis-config node.")
-    mode: str = Field("publish", description="publish, stream, list, set or command.")
+    server: str = config_ref("redis-config", "Id of the redis-config node.")
+    mode: str = Field(
+        "publish",
+        description="publish, stream, list, set or command.",
+        json_schema_extra=choices(*MODES),
+    )
     key: str = Field(
         "",
         description="Channel (publish), stream, list or key name; empty: msg.topic. "
@@ -42,7 +46,11 @@ class RedisOutConfig(OutboxConfig):
     fieldsFromPayload: LooseBool = Field(
         False, description="stream: an object payload gives the entry's fields (one per key)."
     )
-    push: str = Field("rpush", description="list: rpush (append) or lpush (prepend).")
+    push: str = Field(
+        "rpush",
+        description="list: rpush (append) or lpush (prepend).",
+        json_schema_extra=choices("rpush", "lpush"),
+    )
     ttl: LooseFloat = Field(0, description="set: seconds until the key expires (0: never).")
     timeout: LooseFloat = Field(10.0, description="Seconds a command may take.")
 

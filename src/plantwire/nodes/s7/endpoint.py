@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from plantwire.nodes.common.device import DeviceEndpoint
-from plantwire.spec import LooseFloat, LooseInt, NodeConfig, node_type
+from plantwire.spec import LooseFloat, LooseInt, NodeConfig, choices, node_type
 
 from .address_codec import S7Address, S7ReadRequest, plan_reads
 from .client import CONNECTION_TYPES, S7Link, S7Settings
@@ -25,7 +25,9 @@ class S7EndpointConfig(NodeConfig):
         1, description="Slot of the CPU: 2 for S7-300, 1 for S7-1200/1500 (0 for some)."
     )
     connectionType: str = Field(
-        "PG", description="Connection resource the PLC grants: PG, OP or S7 basic."
+        "PG",
+        description="Connection resource the PLC grants: PG, OP or S7 basic.",
+        json_schema_extra=choices("PG", "OP", "S7 basic"),
     )
     timeout: LooseFloat = Field(
         5000, description="Milliseconds to wait for an answer before the connection counts as lost."

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from pydantic import Field
-
 from plantwire.nodes.common.device import DeviceReadConfig, DeviceReadNode
-from plantwire.spec import node_type
+from plantwire.spec import config_ref, node_type
 
 from .address_codec import parse_address
 from .endpoint import S7EndpointNode
@@ -18,7 +16,7 @@ __all__ = ["S7ReadConfig", "S7ReadNode"]
 class S7ReadConfig(DeviceReadConfig):
     """The s7-read node as it appears in flows.json."""
 
-    endpoint: str = Field("", description="Id of the s7-endpoint node (the PLC).")
+    endpoint: str = config_ref("s7-endpoint", "Id of the s7-endpoint node (the PLC).")
 
 
 @node_type("s7-read")

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import Field
-
 from plantwire.nodes.common.device import DeviceWriteConfig, DeviceWriteNode
-from plantwire.spec import node_type
+from plantwire.spec import config_ref, node_type
 
 from .address_codec import S7Address, parse_address
 from .endpoint import S7EndpointNode
@@ -19,7 +17,7 @@ __all__ = ["S7WriteConfig", "S7WriteNode"]
 class S7WriteConfig(DeviceWriteConfig):
     """The s7-write node as it appears in flows.json."""
 
-    endpoint: str = Field("", description="Id of the s7-endpoint node (the PLC).")
+    endpoint: str = config_ref("s7-endpoint", "Id of the s7-endpoint node (the PLC).")
 
 
 @node_type("s7-write")

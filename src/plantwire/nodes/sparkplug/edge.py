@@ -31,7 +31,7 @@ from plantwire.nodes.sparkplug.sparkplug_codec import (
 from plantwire.runtime.message import Msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
 from plantwire.runtime.spool import Forwarder, Rejected, Spool
-from plantwire.spec import LooseBool, LooseInt, NodeConfig, OptFloat, OptInt, node_type
+from plantwire.spec import LooseBool, LooseInt, NodeConfig, OptFloat, OptInt, config_ref, node_type
 
 __all__ = ["SparkplugEdgeNode"]
 
@@ -68,7 +68,7 @@ class DeviceConfig(BaseModel):
 
 
 class SparkplugEdgeConfig(NodeConfig):
-    broker: str = Field("", description="Id of the mqtt-broker config node to connect to.")
+    broker: str = config_ref("mqtt-broker", "Id of the mqtt-broker config node to connect to.")
     groupId: str = Field("", description="Sparkplug group id.")
     edgeNodeId: str = Field("", description="Sparkplug edge node id.")
     metrics: list[MetricConfig] = Field(

@@ -29,13 +29,13 @@ from plantwire.nodes.sparkplug.sparkplug_codec import (
 )
 from plantwire.runtime.message import Msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
-from plantwire.spec import LooseBool, NodeConfig, node_type
+from plantwire.spec import LooseBool, NodeConfig, config_ref, node_type
 
 __all__ = ["SparkplugHostNode"]
 
 
 class SparkplugHostConfig(NodeConfig):
-    broker: str = Field("", description="Id of the mqtt-broker config node to connect to.")
+    broker: str = config_ref("mqtt-broker", "Id of the mqtt-broker config node to connect to.")
     groupId: str = Field("", description="Only this Sparkplug group; empty: every group.")
     hostId: str = Field(
         "",

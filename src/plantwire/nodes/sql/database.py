@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 from sqlalchemy.engine import URL, make_url
@@ -98,6 +98,7 @@ class SqlDatabaseNode(Node):
     """
 
     config_model = SqlDatabaseConfig
+    credential_fields: ClassVar[dict[str, str]] = {"user": "text", "password": "password"}
     is_config = True
     category = "config"
     color = "#C0DEED"

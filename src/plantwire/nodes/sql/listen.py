@@ -11,7 +11,7 @@ import asyncpg  # type: ignore[import-untyped]
 from pydantic import Field, model_validator
 
 from plantwire.runtime.node import Node
-from plantwire.spec import LooseBool, LooseFloat, NodeConfig, node_type
+from plantwire.spec import LooseBool, LooseFloat, NodeConfig, config_ref, node_type
 
 from .convert_codec import check_identifier, error_message
 from .database import SqlDatabaseNode
@@ -22,7 +22,7 @@ __all__ = ["PgListenConfig", "PgListenNode"]
 class PgListenConfig(NodeConfig):
     """The pg-listen node as it appears in flows.json."""
 
-    database: str = Field("", description="Id of a sql-database config node (PostgreSQL).")
+    database: str = config_ref("sql-database", "Id of a sql-database config node (PostgreSQL).")
     channels: str = Field("", description="Comma-separated channels to LISTEN on.")
     parseJson: LooseBool = Field(
         True, description="Parse a payload that is JSON text into an object (else keep text)."

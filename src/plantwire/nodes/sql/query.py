@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from plantwire.nodes.common.outbox import Outbox, OutboxConfig
 from plantwire.runtime.message import Msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
-from plantwire.spec import LooseFloat, LooseInt, node_type
+from plantwire.spec import LooseFloat, LooseInt, choices, config_ref, node_type
 
 from .convert_codec import check_identifier, error_message, is_read, is_transient, json_rows
 from .database import SqlDatabaseNode
@@ -30,7 +30,7 @@ MODES = ("query", "batch", "upsert")
 class SqlQueryConfig(OutboxConfig):
     """The sql-query node as it appears in flows.json."""
 
-    database: str = Field("", description="Id of the sql-database config node.")
+    database: str = config_ref("sql-database", "Id of the sql-database config node.")
     query: str = Field(
         "",
         description="SQL with named parameters (:name) bound from msg.params, or from "
@@ -38,6 +38,7 @@ class SqlQueryConfig(OutboxConfig):
     )
     mode: str = Field(
         "query",
+        json_schema_extra=choices(*MODES),
         description="query: one statement per message; batch: gather messages and write "
         "them with one executemany in one transaction; upsert: insert each message's "
         "object as a row of `table`, updating the row whose `keys` columns match.",

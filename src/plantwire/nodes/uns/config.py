@@ -18,7 +18,7 @@ from plantwire.nodes.uns.model import (
 )
 from plantwire.nodes.uns.tree import UnsTree, tree_for
 from plantwire.runtime.node import Node
-from plantwire.spec import ConfigNodeConfig, LooseBool, LooseInt, node_type
+from plantwire.spec import ConfigNodeConfig, LooseBool, LooseInt, config_ref, node_type
 
 __all__ = ["AreaSpec", "LineSpec", "UnsModelConfig", "UnsModelNode", "find_broker"]
 
@@ -76,8 +76,10 @@ class AreaSpec(BaseModel):
 
 
 class UnsModelConfig(ConfigNodeConfig):
-    broker: str = Field(
-        description="Id of the mqtt-broker config node whose connection publishes the values."
+    broker: str = config_ref(
+        "mqtt-broker",
+        "Id of the mqtt-broker config node whose connection publishes the values.",
+        default=...,
     )
     enterprise: str = Field(description="Enterprise name: the first ISA-95 level of every topic.")
     site: str = Field(description="Site name: the second ISA-95 level.")

@@ -22,7 +22,7 @@ from plantwire.nodes.uns.tree import tree_for
 from plantwire.runtime.errors import ExpressionError
 from plantwire.runtime.message import MISSING, Msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
-from plantwire.spec import NodeConfig, node_type
+from plantwire.spec import NodeConfig, config_ref, node_type
 
 __all__ = ["UnsConfig", "UnsNode"]
 
@@ -38,7 +38,9 @@ def _level(level: str) -> Any:
 
 
 class UnsConfig(NodeConfig):
-    model: str = Field(description="Id of the uns-model config node (enterprise, site, broker).")
+    model: str = config_ref(
+        "uns-model", "Id of the uns-model config node (enterprise, site, broker).", default=...
+    )
     area: str = Field("", description="Area name; empty: taken from msg.area.")
     line: str = Field("", description="Line name; empty: taken from msg.line (may stay empty).")
     cell: str = Field("", description="Cell name; empty: taken from msg.cell (may stay empty).")

@@ -10,15 +10,15 @@ from plantwire.nodes.uns.config import UnsModelNode
 from plantwire.nodes.uns.tree import tree_for
 from plantwire.runtime.message import Msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
-from plantwire.spec import NodeConfig, node_type
+from plantwire.spec import NodeConfig, config_ref, node_type
 
 __all__ = ["UnsTreeConfig", "UnsTreeNode"]
 
 
 class UnsTreeConfig(NodeConfig):
-    model: str = Field(
-        "",
-        description="Id of a uns-model: only its namespace (under its root) is output. "
+    model: str = config_ref(
+        "uns-model",
+        "Id of a uns-model: only its namespace (under its root) is output. "
         "Empty: every topic the runtime knows.",
     )
     output: str = Field(

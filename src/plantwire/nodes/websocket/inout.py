@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
-
 from plantwire.runtime.message import Msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
-from plantwire.spec import NodeConfig, node_type
+from plantwire.spec import NodeConfig, config_ref, node_type
 
 from ._common import WebSocketEndpoint
 from .listener import WebSocketListenerNode
@@ -19,11 +17,13 @@ __all__ = ["WebSocketInConfig", "WebSocketInNode", "WebSocketOutConfig", "WebSoc
 
 
 class _EndpointRef(NodeConfig):
-    server: str = Field(
-        "", description="Id of the websocket-listener node (type: Listen on); used when no client."
+    server: str = config_ref(
+        "websocket-listener",
+        "Id of the websocket-listener node (type: Listen on); used when no client.",
     )
-    client: str = Field(
-        "", description="Id of the websocket-client node (type: Connect to); wins over server."
+    client: str = config_ref(
+        "websocket-client",
+        "Id of the websocket-client node (type: Connect to); wins over server.",
     )
 
 

@@ -13,7 +13,7 @@ from pydantic import Field, field_validator
 
 from plantwire.runtime.message import MISSING, new_msgid
 from plantwire.runtime.node import Node
-from plantwire.spec import LooseBool, LooseInt, NodeConfig, node_type
+from plantwire.spec import LooseBool, LooseInt, NodeConfig, config_ref, node_type
 
 from ._common import WebSocketEndpoint
 from .ws_codec import check_client_url, subprotocols, upgrade_headers
@@ -39,7 +39,7 @@ class WebSocketClientConfig(NodeConfig):
     """The websocket-client node as Node-RED writes it in flows.json."""
 
     path: str = Field("", description="URL to connect to: ws://host:port/path or wss://...")
-    tls: str = Field("", description="Id of a tls-config node (certificates for wss://).")
+    tls: str = config_ref("tls-config", "Id of a tls-config node (certificates for wss://).")
     wholemsg: LooseBool = Field(
         False,
         description="true: send and receive the whole message as JSON; false: msg.payload only.",
