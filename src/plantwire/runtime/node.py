@@ -73,6 +73,9 @@ class Node:
     is_config: ClassVar[bool] = False
     queue_limit: ClassVar[int] = 1000
     """Bound of the node's input queue; a full queue makes senders wait."""
+    credential_fields: ClassVar[dict[str, str] | None] = None
+    """Properties kept in the encrypted credential store, each "text" or "password"
+    (write-only in the editor); their values are in ``self.credentials`` at run time."""
 
     def __init__(self, flow: Flow, config: NodeConfig) -> None:
         self.flow = flow

@@ -53,6 +53,7 @@ class Case:
     settle_ms: float = 200
     ordered: bool = True
     path: str = ""
+    timeout_ms: float = 5000
 
 
 @dataclass
@@ -88,6 +89,7 @@ def case_from_dict(data: Any, where: str = "case") -> Case:
         settle_ms=float(data.get("settle_ms", 200)),
         ordered=data.get("ordered", True) is not False,
         path=where,
+        timeout_ms=float(data.get("timeout_ms", 5000)),
     )
 
 
@@ -227,6 +229,28 @@ def _compare(case: Case, recorded: dict[str, list[list[Any]]]) -> str | None:
     return None
 
 
+def _short_of(case: Case, recorded: dict[str, list[list[Any]]]) -> bool:
+    """True while some port has fewer messages than the case expects on it."""
+    for nid, ports in case.expect.items():
+        got = recorded.get(nid, [])
+        for i, expected in enumerate(ports):
+            if len(got[i] if i < len(got) else []) < len(expected):
+                return True
+    return False
+
+
+async def _wait_for_expected(case: Case, recorded: dict[str, list[list[Any]]]) -> None:
+    """After ``settle_ms``: wait up to ``timeout_ms`` more while expected messages are still
+    missing (a slow or busy machine), then once more ``settle_ms`` for extra messages."""
+    if not _short_of(case, recorded):
+        return
+    loop = asyncio.get_running_loop()
+    end = loop.time() + case.timeout_ms / 1000
+    while _short_of(case, recorded) and loop.time() < end:
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(case.settle_ms / 1000)
+
+
 async def run_case(case: Case, settings: RuntimeSettings | None = None) -> CaseResult:
     """Run ``case`` in a fresh runtime and compare what left the recorded ports."""
     registry = load_node_types()
@@ -269,6 +293,7 @@ async def run_case(case: Case, settings: RuntimeSettings | None = None) -> CaseR
                 elif "wait_ms" in step:
                     await asyncio.sleep(float(step["wait_ms"]) / 1000)
             await asyncio.sleep(case.settle_ms / 1000)
+            await _wait_for_expected(case, recorded)
         except PlantwireError as exc:
             return CaseResult(case.name, False, detail=str(exc))
         finally:
