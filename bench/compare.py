@@ -51,7 +51,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 SYSTEMS = ("node-red", "plantwire")
 PROFILE: Path | None = None
-"""Where to write a py-spy profile (raw, folded stacks) of Plantwire's MQTT burst."""
+"""Where to write a py-spy profile (raw, folded stacks) of Plantwire's MQTT burst; the
+fixed-rate phases go to the same name with ``.1000`` / ``.5000`` appended."""
 BURST = 50_000
 LATENCY_RATES = ((1_000, 5.0), (5_000, 4.0))  # (msgs/s, seconds)
 HOPS = 100_000
@@ -67,15 +68,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def load_peers() -> dict[str, str]:
@@ -146,6 +138,9 @@ class Broker:
             "max_queued_bytes 0\n"
             "max_inflight_messages 0\n"
             "max_inflight_bytes 0\n"
+            # Nagle's algorithm on the broker's sockets held about 1 % of the readings
+            # ~20 ms on their way to the load tool's subscriber (docs/benchmarks.md)
+            "set_tcp_nodelay true\n"
             f"log_dest file {tmp / 'mosquitto.log'}\n"
             "log_type subscribe\n"
         )
@@ -256,16 +251,13 @@ class System:
                 str(settings),
                 str(self.flows),
             ]
-        if port_free(1880) and self.http_port != 1880:
-            # `plantwire run` has no flag for the http in port: it always serves on 1880
-            self.http_port = 1880
-            return [str(PLANTWIRE), "run", str(self.flows), "--data", str(self.data)]
         return [
-            str(PYTHON),
-            str(HERE / "compare.py"),
-            "_serve",
+            str(PLANTWIRE),
+            "run",
             str(self.flows),
+            "--data",
             str(self.data),
+            "--http-port",
             str(self.http_port),
         ]
 
@@ -450,33 +442,46 @@ async def _latency(port: int, rate: int, seconds: float, run: str) -> dict[str, 
     return res
 
 
+def _py_spy(pid: int, out: Path | None) -> subprocess.Popen[bytes] | None:
+    """py-spy recording ``pid`` into ``out`` (raw folded stacks), or None."""
+    if out is None:
+        return None
+    spy = subprocess.Popen(
+        [
+            *(str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--pid", str(pid)),
+            *("--rate", "500", "--nonblocking", "--format", "raw", "-o", str(out)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)
+    return spy
+
+
+def _stop_spy(spy: subprocess.Popen[bytes] | None) -> None:
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(30)
+
+
 def scenario_mqtt(kind: str, peers: dict[str, str], tmp: Path, rnd: int) -> dict[str, Any]:
     with Broker(peers, tmp) as broker:
         flows = flow_file("mqtt_pipeline.json", tmp, broker.port)
         with running(kind, peers, flows, tmp) as sut:
             wait_pipeline_ready(broker, tmp, [sut])
-            spy = None
-            if PROFILE is not None and kind == "plantwire":
-                spy = subprocess.Popen(
-                    [
-                        *(str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--pid", str(sut.pid)),
-                        *("--rate", "500", "--nonblocking", "--format", "raw", "-o", str(PROFILE)),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-                time.sleep(1.0)
+            spy = _py_spy(sut.pid, PROFILE) if kind == "plantwire" else None
             res: dict[str, Any] = {"burst": burst(broker, tmp, [sut.pid], f"{kind}-{rnd}")}
-            if spy is not None:
-                spy.send_signal(signal.SIGINT)
-                spy.wait(30)
+            _stop_spy(spy)
             sut.alive()
             for rate, seconds in LATENCY_RATES:
+                where = PROFILE.with_name(f"{PROFILE.name}.{rate}") if PROFILE else None
+                spy = _py_spy(sut.pid, where) if kind == "plantwire" else None
                 cpu0 = cpu_seconds(sut.pid)
                 lat = asyncio.run(_latency(broker.port, rate, seconds, f"{kind}-{rnd}-{rate}"))
                 lat["cpu_us_per_msg"] = round(
                     (cpu_seconds(sut.pid) - cpu0) / (rate * seconds) * 1e6, 1
                 )
+                _stop_spy(spy)
                 res[f"latency_{rate}"] = lat
             res["peak_rss_mib"] = round(peak_rss_mib(sut.pid), 1)
     res["ok"] = all(v["ok"] for v in res.values() if isinstance(v, dict))
@@ -818,26 +823,6 @@ def update_doc(table: str) -> None:
     DOC.write_text(text)
 
 
-def serve(flows: str, data: str, port: str) -> int:
-    """``plantwire run`` with the http in port set (the CLI has no flag for it)."""
-    sys.path.insert(0, str(ROOT / "src"))
-    from plantwire.runtime.flowset import load_flows_file
-    from plantwire.runtime.runtime import Runtime, RuntimeSettings
-
-    async def main() -> None:
-        runtime = Runtime(RuntimeSettings(data, http_node_port=int(port)))
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await runtime.deploy(load_flows_file(flows))
-        await stop.wait()
-        await runtime.stop()
-
-    asyncio.run(main())
-    return 0
-
-
 def _shown(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(ROOT))
@@ -846,8 +831,6 @@ def _shown(path: Path) -> str:
 
 
 def main() -> int:
-    if len(sys.argv) == 5 and sys.argv[1] == "_serve":
-        return serve(*sys.argv[2:5])
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
@@ -856,7 +839,10 @@ def main() -> int:
     parser.add_argument(
         "--render", help="only rewrite the doc's table from this results file (no runs)"
     )
-    parser.add_argument("--profile", help="py-spy Plantwire's MQTT burst into this file")
+    parser.add_argument(
+        "--profile",
+        help="py-spy Plantwire's MQTT burst into this file (FILE.1000, FILE.5000: fixed rates)",
+    )
     args = parser.parse_args()
     global PROFILE
     PROFILE = Path(args.profile).resolve() if args.profile else None

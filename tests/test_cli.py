@@ -120,3 +120,40 @@ def test_run_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0
     assert "closing every node" in out and "stopped" in out
+
+
+def test_run_serves_http_in_on_the_port_given(tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    flows = write(
+        tmp_path / "flows.json",
+        [
+            {"id": "t", "type": "tab", "label": "T"},
+            {"id": "i", "type": "http in", "z": "t", "url": "/hi", "method": "get",
+             "wires": [["r"]]},
+            {"id": "r", "type": "http response", "z": "t", "wires": []},
+        ],
+    )  # fmt: skip
+    proc = subprocess.Popen(
+        [*PLANTWIRE, "run", str(flows), "--data", str(tmp_path / "d"), "--http-port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 30
+        body = b""
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/hi?x=1", timeout=5) as r:
+                    body = r.read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert json.loads(body) == {"x": "1"}  # msg.payload of a GET: the query
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import signal
@@ -91,6 +92,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         args.data or Path(args.flows).resolve().parent / ".plantwire",
         credential_secret=args.credential_secret,
         context_storage=_context_settings(args),
+        http_node_host=args.http_host,
+        http_node_port=args.http_port,
     )
 
     async def main() -> int:
@@ -105,6 +108,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             await runtime.stop()
             return 2
+        tune_gc()
         log.info("running %d node(s) from %s; Ctrl-C stops", len(runtime.nodes()), args.flows)
         if args.for_seconds:
             try:
@@ -119,6 +123,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(main())
+
+
+GC_THRESHOLDS = (20_000, 20, 100)
+"""Collector thresholds of a running flow (Python's defaults: 700, 10, 10)."""
+
+
+def tune_gc() -> None:
+    """Make the cyclic garbage collector cheap for a long-running flow.
+
+    Everything that exists once the flows are deployed (modules, node objects, pydantic
+    models) lives until the process ends: ``gc.freeze()`` moves it out of the collector's
+    sight, so a full collection no longer walks it (that walk was the 100 ms tail of
+    the HTTP benchmark). The higher first threshold lets short-lived message objects die
+    by reference counting between collections instead of being scanned by them; cyclic
+    garbage is still collected, after 20,000 allocations instead of 700.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -184,6 +207,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         server_header=False,
     )
     uv_server = uvicorn.Server(uv_config)
+    tune_gc()
     # uvicorn stops gracefully on SIGINT/SIGTERM and then re-raises the signal to the
     # handler that was installed before it: make that one a no-op so the exit code is 0
     previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -288,6 +312,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--credential-secret", help="secret that encrypts credentials")
     p.add_argument("--for-seconds", type=float, help="stop after this many seconds")
+    p.add_argument(
+        "--http-port", type=int, default=1880, help="port of the `http in` nodes (default 1880)"
+    )
+    p.add_argument(
+        "--http-host",
+        default="127.0.0.1",
+        help="address the `http in` nodes listen on (default 127.0.0.1; 0.0.0.0 for all)",
+    )
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("test", help="run flow test cases (files or folders of *.json)")

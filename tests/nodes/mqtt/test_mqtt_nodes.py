@@ -75,9 +75,10 @@ async def test_msg_properties_and_node_settings(make_runtime: Callable[..., Runt
         [
             TAB,
             broker(),
-            probe("src", ["dyn", "fixed"]),
+            probe("src", ["dyn", "fixed", "zero"]),
             mqtt_out("dyn"),  # topic, qos, retain from msg
             mqtt_out("fixed", f"{base}/fixed", qos="1", retain="false"),
+            mqtt_out("zero", f"{base}/zero", qos="0"),
             mqtt_in("in", f"{base}/+", ["got"]),
             probe("got"),
         ]
@@ -85,12 +86,15 @@ async def test_msg_properties_and_node_settings(make_runtime: Callable[..., Runt
     await wait_subscribed(rt, "in")
     await wait_connected(rt, "dyn")
     await send(
-        rt, "src", {"topic": f"{base}/dyn", "payload": {"a": 1.0, "b": [True, None]}, "qos": 2}
+        rt,
+        "src",
+        {"topic": f"{base}/dyn", "payload": {"a": 1.0, "b": [True, None]}, "qos": 2},
     )
-    await wait_for(lambda: len(received(rt, "got")) == 2)
+    await wait_for(lambda: len(received(rt, "got")) == 3)
     by_topic = {m["topic"]: m for m in received(rt, "got")}
     assert by_topic[f"{base}/dyn"]["qos"] == 2
     assert by_topic[f"{base}/fixed"]["qos"] == 1  # node setting wins over msg.qos
+    assert by_topic[f"{base}/zero"]["qos"] == 0  # "0" on the node wins too, as in Node-RED
     assert by_topic[f"{base}/dyn"]["payload"] == {"a": 1, "b": [True, None]}
 
 

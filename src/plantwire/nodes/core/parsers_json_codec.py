@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from plantwire.expressions.env import js_number_to_string
+from plantwire.expressions.fastjson import NOT_FAST, js_json_fast, js_parse_fast
 from plantwire.runtime.message import MISSING
 
 __all__ = [
@@ -171,6 +172,10 @@ def js_stringify(value: Any, indent: int = 0) -> Any:
 
     Raises :class:`ValueError` for circular structures, as JavaScript throws.
     """
+    if indent <= 0:
+        fast = js_json_fast(value, js_key_order=True)  # orjson where it gives the same text
+        if fast is not None:
+            return fast.decode("utf-8")
     try:
         out = _stringify(value, " " * min(max(indent, 0), 10), "", set())
     except RecursionError:
@@ -191,17 +196,31 @@ def _snippet(text: str) -> str:
     return text if len(text) <= 30 else text[:10] + "..." + text[-10:]
 
 
+_DECODER_ARGS: dict[str, Any] = {
+    "parse_int": _parse_int,
+    "parse_constant": _reject_constant,
+    "object_pairs_hook": lambda pairs: order_js_keys(dict(pairs)),
+}
+_DECODER = json.JSONDecoder(**_DECODER_ARGS)  # built once, not per call
+
+
 def js_parse(text: str | bytes | bytearray) -> Any:
     """``JSON.parse``: strict JSON, integer-like keys first, large integers as floats."""
+    # orjson when it gives what the exact path below gives (valid JSON, no index-like
+    # keys to reorder, no integers from 2**53 on); else NOT_FAST
+    value = js_parse_fast(
+        bytes(text) if isinstance(text, bytearray) else text, safe_ints=True, js_key_order=True
+    )
+    if value is not NOT_FAST:
+        return value
+    return _js_parse_slow(text)
+
+
+def _js_parse_slow(text: str | bytes | bytearray) -> Any:
     if isinstance(text, bytes | bytearray):
         text = bytes(text).decode("utf-8", errors="replace")
     try:
-        return json.loads(
-            text,
-            parse_int=_parse_int,
-            parse_constant=_reject_constant,
-            object_pairs_hook=lambda pairs: order_js_keys(dict(pairs)),
-        )
+        return _DECODER.decode(text)  # a BOM fails at position 0, as in json.loads
     except json.JSONDecodeError as exc:
         if exc.pos >= len(text.rstrip(" \t\r\n")):
             raise JSParseError("Unexpected end of JSON input") from None

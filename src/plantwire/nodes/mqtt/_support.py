@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,9 +31,11 @@ __all__ = [
     "MqttOptions",
     "Subscription",
     "WillSpec",
+    "WriteBatcher",
     "connect_once",
     "describe_error",
     "make_gmqtt_client",
+    "publish_packet_qos0",
 ]
 
 
@@ -44,7 +47,7 @@ class MqttNotConnected(MqttError):
     """publish() while the connection is down."""
 
 
-@dataclass
+@dataclass(slots=True)
 class MqttMessage:
     """A received message. ``properties``: MQTT 5 properties by Node-RED's names
     (contentType, userProperties, responseTopic, correlationData, messageExpiryInterval,
@@ -240,11 +243,106 @@ def make_gmqtt_client(owner: Any, will: Any, connect_properties: dict[str, Any])
     client.on_message = owner._on_message
     client.on_subscribe = owner._on_subscribe
     client.on_disconnect = lambda *_a: owner._lost()
-    # gmqtt drops the reason code of PUBACK / PUBREC: note it before gmqtt handles them
     handler = client._package_handler
+    if o.protocol_version != 5:
+        handler._handler_cache[0x30] = _qos0_publish(owner, handler.__get_handler__(0x30))
+    # gmqtt drops the reason code of PUBACK / PUBREC: note it before gmqtt handles them
     for cmd in (0x40, 0x50):
         handler._handler_cache[cmd] = _reason_peeker(owner._reasons, handler.__get_handler__(cmd))
     return client
+
+
+def _qos0_publish(
+    owner: Any, original: Callable[[int, bytes], None]
+) -> Callable[[int, bytes], None]:
+    """gmqtt's PUBLISH handler with a short path for QoS 0 with MQTT 3.1.1 (no
+    properties, no acknowledgement): topic and payload straight to ``owner.dispatch``.
+    Everything else (QoS 1/2, a topic that is not UTF-8, a short packet) goes to gmqtt."""
+    dispatch = owner.dispatch
+
+    def handle(cmd: int, packet: bytes) -> None:
+        end = 2 + int.from_bytes(packet[:2], "big")
+        if cmd & 0x06 or end > len(packet) or end == 2:
+            original(cmd, packet)
+            return
+        try:
+            topic = packet[2:end].decode("utf-8")
+        except UnicodeDecodeError:
+            original(cmd, packet)
+            return
+        dispatch(topic, packet[end:], 0, bool(cmd & 0x01), {})
+
+    return handle
+
+
+def publish_packet_qos0(topic: str, payload: bytes, retain: bool) -> bytes:
+    """An MQTT 3.1.1 PUBLISH packet with QoS 0 (what gmqtt builds, without its Message
+    object and logging per message)."""
+    name = topic.encode("utf-8")
+    size = 2 + len(name) + len(payload)
+    head = bytearray((0x31 if retain else 0x30,))
+    while True:  # remaining length, a variable byte integer
+        byte, size = size & 0x7F, size >> 7
+        head.append(byte | 0x80 if size else byte)
+        if not size:
+            break
+    head += len(name).to_bytes(2, "big")
+    head += name
+    return bytes(head) + payload
+
+
+_WRITE_THROUGH_GAP = 50e-6  # seconds since the previous publish: write at once
+
+
+class WriteBatcher:
+    """Coalesces the PUBLISH packets written in one event-loop turn into one socket
+    write (one ``send()`` for a burst instead of one per message).
+
+    Installed on a gmqtt connection once it is up. Packets keep their order: any
+    other packet (PUBACK, SUBSCRIBE, PINGREQ, DISCONNECT...) first flushes what is
+    buffered and is written at once, so a disconnect never overtakes a publish. A
+    publish that follows the previous one after a pause (messages trickling in, not a
+    burst) is written at once too: waiting for the end of the loop turn would only add
+    a turn."""
+
+    __slots__ = ("_connection", "_last", "_loop", "_parts", "_transport")
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        self._transport = connection._transport
+        self._loop = asyncio.get_running_loop()
+        self._parts: list[bytes] = []
+        self._last = 0.0
+
+    @classmethod
+    def install(cls, connection: Any) -> None:
+        protocol = connection._protocol
+        protocol.write_data = cls(connection).write
+
+    def write(self, data: bytes) -> None:
+        if data[0] & 0xF0 != 0x30:  # not a PUBLISH: keep order, write now
+            self.flush()
+            self._send(data)
+            return
+        now = time.monotonic()
+        last, self._last = self._last, now
+        if not self._parts:
+            if now - last > _WRITE_THROUGH_GAP:
+                self._send(data)
+                return
+            self._loop.call_soon(self.flush)
+        self._parts.append(data)
+
+    def flush(self) -> None:
+        if self._parts:
+            parts, self._parts = self._parts, []
+            self._send(parts[0] if len(parts) == 1 else b"".join(parts))
+
+    def _send(self, data: bytes) -> None:
+        self._connection._last_data_out = time.monotonic()
+        transport = self._transport
+        if not transport.is_closing():
+            transport.write(data)
 
 
 def _reason_peeker(

@@ -34,9 +34,11 @@ from ._support import (
     MqttOptions,
     Subscription,
     WillSpec,
+    WriteBatcher,
     connect_once,
     describe_error,
     make_gmqtt_client,
+    publish_packet_qos0,
 )
 from .topics import (
     from_wire_properties,
@@ -74,6 +76,7 @@ class MqttConnection:
         self._detail = ""
         self._listeners: list[Callable[[str, str], None]] = []
         self._filters: dict[str, Filter] = {}
+        self._routes: dict[str, tuple[Subscription, ...]] = {}  # topic -> its subscriptions
         self._by_mid: dict[int, Filter] = {}
         self._next_sub_id = 1
         self._pending: dict[int, asyncio.Future[int]] = {}
@@ -246,6 +249,7 @@ class MqttConnection:
         limit = handler.id_generator._max
         self._window.limit = max(1, min(limit, 65535) - 2)
         self._sub_ids_ok = self.v5 and (props.get("sub_id_available") or [1])[0] != 0
+        WriteBatcher.install(self._client._connection)
         self._connected = True
         self._window.open = True
         self._pausers.clear()
@@ -314,18 +318,21 @@ class MqttConnection:
         props = to_wire_properties(properties) if properties and self.v5 else {}
         if not self._connected:
             raise MqttNotConnected(f"not connected to broker {self.name}")
-        message = gmqtt.Message(topic, data, qos=qos, retain=retain, **props)
         if qos == 0:
             conn = self._client._connection
             if conn.is_closing():
                 raise MqttNotConnected(f"not connected to broker {self.name}")
-            conn.publish(message)
+            if self.v5:
+                conn.publish(gmqtt.Message(topic, data, qos=0, retain=retain, **props))
+            else:  # the packet built here: no properties, no packet id
+                conn._protocol.write_data(publish_packet_qos0(topic, data, retain))
             transport = conn._transport
             while transport.get_write_buffer_size() > _WRITE_BUFFER_LIMIT:
                 if transport.is_closing():
                     raise MqttNotConnected(f"connection to broker {self.name} lost")
                 await asyncio.sleep(0.001)
             return
+        message = gmqtt.Message(topic, data, qos=qos, retain=retain, **props)
         if not await self._window.take():
             raise MqttNotConnected(f"not connected to broker {self.name}")
         try:
@@ -381,6 +388,7 @@ class MqttConnection:
         sub = Subscription(
             topic_filter, qos, callback, no_local, retain_as_published, retain_handling
         )
+        self._routes = {}
         flt = self._filters.get(topic_filter)
         if flt is None:
             flt = self._filters[topic_filter] = Filter(topic_filter, self._next_sub_id)
@@ -401,6 +409,7 @@ class MqttConnection:
         if flt is None or sub not in flt.subs:
             return
         flt.subs.remove(sub)
+        self._routes = {}
         if flt.subs:
             return
         del self._filters[sub.topic]
@@ -462,15 +471,43 @@ class MqttConnection:
         retain = bool(properties.get("retain"))
         props = from_wire_properties(properties) if self.v5 else {}
         ids = properties.get("subscription_identifier") if self._sub_ids_ok else None
+        self.dispatch(topic, payload, qos, retain, props, ids)
+
+    def dispatch(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        props: dict[str, Any],
+        ids: list[int] | None = None,
+    ) -> None:
+        """Hand a received message to the callbacks of the filters it matches (by
+        subscription identifier when the broker sends them)."""
         msg = MqttMessage(topic, payload, qos, retain, props)
-        for flt in list(self._filters.values()):
-            if ids:
-                if flt.sub_id not in ids:
-                    continue
-            elif not topic_matches(flt.filter, topic):
-                continue
-            for sub in list(flt.subs):
-                try:
-                    sub.callback(msg)
-                except Exception:
-                    log.exception("MQTT %s: message handler for %s failed", self.name, topic)
+        if ids:
+            subs: tuple[Subscription, ...] = tuple(
+                sub for flt in self._filters.values() if flt.sub_id in ids for sub in flt.subs
+            )
+        else:
+            found = self._routes.get(topic)
+            subs = self._route(topic) if found is None else found
+        for sub in subs:
+            try:
+                sub.callback(msg)
+            except Exception:
+                log.exception("MQTT %s: message handler for %s failed", self.name, topic)
+
+    def _route(self, topic: str) -> tuple[Subscription, ...]:
+        """The subscriptions whose filter matches ``topic``, remembered until the
+        subscriptions change (topic matching once per topic, not per message)."""
+        subs = tuple(
+            sub
+            for flt in self._filters.values()
+            if topic_matches(flt.filter, topic)
+            for sub in flt.subs
+        )
+        if len(self._routes) >= 4096:
+            self._routes = {}
+        self._routes[topic] = subs
+        return subs

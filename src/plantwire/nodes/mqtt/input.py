@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from plantwire.expressions.fastjson import NOT_FAST, js_parse_fast
 from plantwire.runtime.message import Msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
 from plantwire.spec import LooseBool, LooseInt, NodeConfig, node_type
@@ -59,8 +60,11 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(name)
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)  # built once, not per message
+
+
 def _js_parse(text: str) -> Any:
-    return json.loads(text, parse_constant=_reject_constant)
+    return _DECODER.decode(text)
 
 
 def _utf8(data: bytes) -> str | None:
@@ -80,6 +84,11 @@ def convert_payload(datatype: str, data: bytes, props: dict[str, Any]) -> Any:
     if datatype == "utf8":
         return data.decode("utf-8", errors="replace")
     v5_utf8 = props.get("payloadFormatIndicator") is True
+    if datatype == "json" or (datatype == "auto-detect" and not v5_utf8 and not props):
+        # orjson when it gives what the exact path below gives (else NOT_FAST)
+        value = js_parse_fast(data)
+        if value is not NOT_FAST:
+            return value
     if datatype == "json":
         text = data.decode("utf-8", errors="replace") if v5_utf8 else _utf8(data)
         if text is None:
@@ -179,6 +188,7 @@ class MqttInNode(Node):
         self._inbox: deque[tuple[str, MqttMessage]] = deque()
         self._inbox_wake = asyncio.Event()
         self._paused = False
+        self._direct = 0  # messages the receive callback may still send itself
         self._local = False
 
     async def start(self) -> None:
@@ -220,6 +230,16 @@ class MqttInNode(Node):
     # ----- receiving ------------------------------------------------------------------
 
     def _receive(self, datatype: str, message: MqttMessage) -> None:
+        if self._direct and not self._inbox:
+            # nothing waiting: send now instead of waking the pump for each message; the
+            # pump checks for room downstream after every _BATCH of them (backpressure)
+            self._direct -= 1
+            msg = self._to_msg(datatype, message)
+            if msg is not None:
+                self.send(msg)
+            if not self._direct:
+                self._inbox_wake.set()
+            return
         self._inbox.append((datatype, message))
         self._inbox_wake.set()
         if len(self._inbox) >= _PAUSE_AT and not self._paused and self.broker is not None:
@@ -229,11 +249,18 @@ class MqttInNode(Node):
 
     async def _pump(self) -> None:
         inbox = self._inbox
+        runtime = self.flow.runtime
         while True:
             if not inbox:
+                if not self._direct:
+                    await runtime.wait_for_room(self)
+                    if inbox:
+                        continue
+                    self._direct = _BATCH
                 self._inbox_wake.clear()
                 await self._inbox_wake.wait()
                 continue
+            self._direct = 0
             n = 0
             while inbox and n < _BATCH:
                 datatype, message = inbox.popleft()

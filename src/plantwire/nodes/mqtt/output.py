@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from plantwire.expressions import js_number_to_string, to_js_string
+from plantwire.expressions.fastjson import js_json_fast
 from plantwire.nodes.common.outbox import OutboxConfig
 from plantwire.runtime.message import MISSING, Msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
@@ -78,7 +79,8 @@ def payload_bytes(payload: Any) -> bytes:
     if isinstance(payload, bytearray):
         return bytes(payload)
     if isinstance(payload, dict | list):
-        return js_json(payload).encode("utf-8")
+        fast = js_json_fast(payload)  # orjson where it gives the same bytes
+        return fast if fast is not None else js_json(payload).encode("utf-8")
     return to_js_string(payload).encode("utf-8")
 
 
@@ -146,8 +148,18 @@ class MqttOutNode(Node):
         super().__init__(flow, config)
         self.cfg = config
         self.topic = config.topic
-        self.qos = int(config.qos) if str(config.qos).strip() in ("0", "1", "2") else 0
-        self.retain = config.retain in (True, "true")
+        # as Node-RED: a QoS set on the node (even "0") wins over msg.qos; a retain set on
+        # the node as text wins too ("true": retain, any other text: not), else msg.retain
+        qos = str(config.qos).strip()
+        self.qos: int | None = int(qos) if qos in ("0", "1", "2") else None
+        retain = config.retain
+        self.retain: bool | None = (
+            True
+            if retain in (True, "true")
+            else False
+            if isinstance(retain, str) and retain
+            else None
+        )
         self.broker: MqttBrokerNode | None = None
         self.conn: MqttConnection | None = None
         self.forwarder: Forwarder | None = None
@@ -232,8 +244,8 @@ class MqttOutNode(Node):
             return
         if "payload" not in msg:
             return
-        qos = self.qos or _msg_qos(msg.get("qos"))
-        retain = self.retain or msg.get("retain") in (True, "true")
+        qos = self.qos if self.qos is not None else _msg_qos(msg.get("qos"))
+        retain = self.retain if self.retain is not None else msg.get("retain") in (True, "true")
         topic = self.topic or msg.get("topic")
         props: dict[str, Any] = {}
         if broker.v5:

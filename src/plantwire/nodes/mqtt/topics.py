@@ -86,8 +86,20 @@ def topic_matches(topic_filter: str, topic: str) -> bool:
     return len(t_levels) == len(f_levels)
 
 
+_VALID_TOPICS: set[str] = set()  # topics found valid (checked once, not per message)
+
+
 def validate_publish_topic(topic: Any) -> str:
     """Why ``topic`` cannot be published to ("" when it can)."""
+    if topic.__class__ is str and topic in _VALID_TOPICS:
+        return ""
+    reason = _publish_topic_problem(topic)
+    if not reason and topic.__class__ is str and len(_VALID_TOPICS) < 10_000:
+        _VALID_TOPICS.add(topic)
+    return reason
+
+
+def _publish_topic_problem(topic: Any) -> str:
     if not isinstance(topic, str) or topic == "":
         return "Invalid topic specified: the topic is empty"
     bad = _BAD_PUBLISH_CHARS.intersection(topic)
