@@ -17,29 +17,6 @@ __all__ = ["credential_fields", "node_catalog", "render_node_doc", "write_node_d
 
 _BASE_FIELDS = frozenset({"id", "type", "z", "name", "d", "g", "wires", "x", "y"})
 
-# Until the mqtt and http packages declare them on their classes (``credential_fields``,
-# ``config_ref``), their metadata is given here; an entry is ignored as soon as the class
-# declares its own. Remove these two tables when those packages carry them.
-_PENDING_CREDENTIALS: dict[str, dict[str, str]] = {
-    "mqtt-broker": {"user": "text", "password": "password"},
-    "mqtt-embedded-broker": {"user": "text", "password": "password"},
-    "tls-config": {
-        "certdata": "text",
-        "keydata": "password",
-        "cadata": "text",
-        "passphrase": "password",
-    },
-    "http request": {"user": "text", "password": "password"},
-    "http proxy": {"username": "text", "password": "password"},
-}
-_PENDING_CONFIG_REFS: dict[tuple[str, str], str] = {
-    ("mqtt in", "broker"): "mqtt-broker",
-    ("mqtt out", "broker"): "mqtt-broker",
-    ("mqtt-broker", "tls"): "tls-config",
-    ("http request", "tls"): "tls-config",
-    ("http request", "proxy"): "http proxy",
-}
-
 
 def _help(cls: Any) -> str:
     return inspect.cleandoc(cls.__doc__ or "").strip()
@@ -47,9 +24,7 @@ def _help(cls: Any) -> str:
 
 def credential_fields(name: str, cls: Any) -> dict[str, str]:
     """The credentials of a node type: property name -> "text" or "password"."""
-    declared = getattr(cls, "credential_fields", None)
-    if declared is None:
-        declared = _PENDING_CREDENTIALS.get(name, {})
+    declared = getattr(cls, "credential_fields", None) or {}
     bad = {k: v for k, v in declared.items() if v not in CREDENTIAL_KINDS}
     if bad:
         raise ValueError(f"{name}: credential_fields kinds must be text or password: {bad}")
@@ -58,10 +33,6 @@ def credential_fields(name: str, cls: Any) -> dict[str, str]:
 
 def _schema(name: str, cls: Any) -> dict[str, Any]:
     schema: dict[str, Any] = cls.config_model.model_json_schema()
-    for key, prop in schema.get("properties", {}).items():
-        pending = _PENDING_CONFIG_REFS.get((name, key))
-        if pending and "x-config" not in prop:
-            prop["x-config"] = pending
     return schema
 
 

@@ -300,6 +300,16 @@ def _context_settings(args: argparse.Namespace) -> dict[str, Any] | None:
     return dict(CONTEXT_STORAGE)
 
 
+def _built_editor() -> str | None:
+    """The editor bundle: frontend/dist in a checkout (`make editor`), else the copy the
+    package build put in plantwire/server/editor (setup.py); None when neither exists."""
+    here = Path(__file__).resolve()
+    for folder in (here.parents[2] / "frontend" / "dist", here.parent / "server" / "editor"):
+        if (folder / "index.html").is_file():
+            return str(folder)
+    return None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="plantwire", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug lines too")
@@ -356,8 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--editor",
-        default=_ed if (_ed := Path(__file__).parents[2] / "frontend/dist").is_dir() else None,
-        help="folder of the built editor, served at / (default: frontend/dist once built)",
+        default=_built_editor(),
+        help="folder of the built editor, served at / (default: frontend/dist of a "
+        "checkout once built, else the editor shipped in the package)",
     )
     p.set_defaults(func=_cmd_serve)
 

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from plantwire.nodes.common.outbox import OutboxConfig
-from plantwire.spec import LooseBool, LooseInt
+from plantwire.spec import LooseBool, LooseInt, config_ref
 
 __all__ = ["AUTH_TYPES", "RETS", "HttpRequestConfig"]
 
@@ -30,9 +30,9 @@ class HttpRequestConfig(OutboxConfig):
         "or send it as the body (body).",
     )
     url: str = Field("", description="URL; {{{name}}} inserts msg.name (mustache); empty: msg.url.")
-    tls: str = Field("", description="Id of a tls-config node for https.")
+    tls: str = config_ref("tls-config", "Id of a tls-config node for https.")
     persist: LooseBool = Field(False, description="Keep connections open between requests.")
-    proxy: str = Field("", description="Id of an http proxy config node.")
+    proxy: str = config_ref("http proxy", "Id of an http proxy config node.")
     insecureHTTPParser: LooseBool = Field(
         False, description="Disable strict HTTP parsing (accepted; the parser is always lenient)."
     )

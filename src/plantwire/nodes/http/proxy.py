@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
@@ -32,6 +32,11 @@ class HttpProxyConfig(NodeConfig):
 class HttpProxyNode(Node):
     """An HTTP proxy for http request nodes: its URL, the hosts that bypass it, and the
     user name / password (credentials ``username``, ``password``) it may require."""
+
+    credential_fields: ClassVar[dict[str, str] | None] = {
+        "username": "text",
+        "password": "password",
+    }
 
     config_model = HttpProxyConfig
     category = "config"

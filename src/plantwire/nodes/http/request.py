@@ -7,7 +7,7 @@ import base64
 import errno
 import json
 import ssl
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import aiohttp
@@ -104,6 +104,8 @@ class HttpRequestNode(Node):
     until the server takes them; the response message follows then. The first failure
     of an outage reaches catch nodes saying the request waits.
     """
+
+    credential_fields: ClassVar[dict[str, str] | None] = {"user": "text", "password": "password"}
 
     config_model = HttpRequestConfig
     category = "network"

@@ -6,13 +6,13 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from plantwire.runtime.node import Node
-from plantwire.spec import LooseBool, NodeConfig, OptInt, node_type
+from plantwire.spec import LooseBool, NodeConfig, OptInt, config_ref, node_type
 
 from .client import MqttConnection, MqttMessage, MqttOptions, Subscription, WillSpec
 from .topics import validate_publish_topic
@@ -58,7 +58,7 @@ class MqttBrokerConfig(NodeConfig):
         "", description="Host name or address of the broker (or mqtt:// / mqtts:// URL)."
     )
     port: OptInt = Field(1883, description="TCP port of the broker.")
-    tls: str = Field("", description="Id of the tls-config node used when usetls is set.")
+    tls: str = config_ref("tls-config", "Id of the tls-config node used when usetls is set.")
     clientid: str = Field("", description="Client id; generated when empty.")
     autoConnect: LooseBool = Field(
         True, description="Connect when the first node using this broker starts."
@@ -142,6 +142,8 @@ class MqttBrokerNode(Node):
     closed when the last one stops. It reconnects with backoff and renews the
     subscriptions; the birth message is sent on every connect, the close message before
     a clean disconnect, and the broker sends the will when the connection breaks."""
+
+    credential_fields: ClassVar[dict[str, str] | None] = {"user": "text", "password": "password"}
 
     config_model = MqttBrokerConfig
     category = "config"

@@ -9,7 +9,7 @@ import hmac
 import logging
 import socket
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from amqtt.broker import Broker  # type: ignore[import-untyped]
 from amqtt.plugins.base import BaseAuthPlugin  # type: ignore[import-untyped]
@@ -91,6 +91,8 @@ class EmbeddedBrokerNode(Node):
     Status: green "listening on host:port", red when the port is taken (the error names
     the port; the rest of the flows keep running).
     """
+
+    credential_fields: ClassVar[dict[str, str] | None] = {"user": "text", "password": "password"}
 
     config_model = EmbeddedBrokerConfig
     category = "network"

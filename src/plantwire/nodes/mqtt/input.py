@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 from plantwire.expressions.fastjson import NOT_FAST, js_parse_fast
 from plantwire.runtime.message import Msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
-from plantwire.spec import LooseBool, LooseInt, NodeConfig, node_type
+from plantwire.spec import LooseBool, LooseInt, NodeConfig, config_ref, node_type
 
 from .broker import MqttBrokerNode
 from .client import MqttError, MqttMessage, Subscription
@@ -132,7 +132,7 @@ class MqttInConfig(NodeConfig):
         description="Output: auto-detect (parsed JSON object, string or buffer), auto "
         "(string or buffer), utf8, buffer, json or base64.",
     )
-    broker: str = Field("", description="Id of the mqtt-broker config node.")
+    broker: str = config_ref("mqtt-broker", "Id of the mqtt-broker config node.")
     nl: LooseBool = Field(False, description="MQTT 5 no local: skip own publications.")
     rap: LooseBool = Field(True, description="MQTT 5 retain as published.")
     rh: LooseInt = Field(0, description="MQTT 5 retain handling (0 send, 1 if new, 2 never).")

@@ -18,7 +18,7 @@ from plantwire.nodes.common.outbox import OutboxConfig
 from plantwire.runtime.message import MISSING, Msg
 from plantwire.runtime.node import DoneFn, Node, SendFn
 from plantwire.runtime.spool import Forwarder, Rejected, Spool
-from plantwire.spec import node_type
+from plantwire.spec import config_ref, node_type
 
 from .broker import MqttBrokerNode, user_properties
 from .client import MqttConnection, MqttError, MqttNotConnected
@@ -113,7 +113,7 @@ class MqttOutConfig(OutboxConfig):
     )
     correl: str = Field("", description="MQTT 5 correlation data (overrides msg).")
     expiry: str | int = Field("", description="MQTT 5 message expiry interval in seconds.")
-    broker: str = Field("", description="Id of the mqtt-broker config node.")
+    broker: str = config_ref("mqtt-broker", "Id of the mqtt-broker config node.")
 
     @model_validator(mode="after")
     def _check(self) -> MqttOutConfig:

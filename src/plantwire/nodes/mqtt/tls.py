@@ -6,7 +6,7 @@ import os
 import ssl
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -157,6 +157,13 @@ class TlsConfigNode(Node):
     """TLS settings: client certificate and key, CA certificate (as files or uploaded
     PEM text kept in the credentials), server name, ALPN and whether to check the
     server's certificate. Used by the mqtt-broker node (and other connection nodes)."""
+
+    credential_fields: ClassVar[dict[str, str] | None] = {
+        "certdata": "text",
+        "keydata": "password",
+        "cadata": "text",
+        "passphrase": "password",
+    }
 
     config_model = TlsConfig
     category = "config"
