@@ -8,6 +8,7 @@ import asyncio
 import email
 import email.policy
 import json
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -121,6 +122,16 @@ async def sim_line() -> AsyncIterator[Callable[..., SimLine]]:
     yield factory  # type: ignore[misc]
     for line in made:
         await line.stop()
+
+
+def erp_table(erp: ErpService, table: str, order_by: str = "rowid") -> list[dict[str, Any]]:
+    """A table of the ERP, read directly from its SQLite database (what the ERP holds)."""
+    db = sqlite3.connect(erp.db_path)
+    db.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in db.execute(f"SELECT * FROM {table} ORDER BY {order_by}")]
+    finally:
+        db.close()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ virtual line (Modbus), the ERP's OData service and a local SMTP server."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from tests.use_cases.conftest import (
     Mailbox,
     SimLine,
     clear_jams,
+    erp_table,
     load_flow,
     start_flow,
     wait_until,
@@ -24,13 +24,7 @@ from tests.use_cases.conftest import (
 
 
 def purchase_orders(erp: ErpService) -> list[dict[str, Any]]:
-    """The ERP's PurchaseOrders table, read directly from its database."""
-    db = sqlite3.connect(erp.db_path)
-    db.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in db.execute("SELECT * FROM PurchaseOrders ORDER BY CreatedAt")]
-    finally:
-        db.close()
+    return erp_table(erp, "PurchaseOrders", "CreatedAt")
 
 
 class Episodes:

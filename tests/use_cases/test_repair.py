@@ -4,7 +4,6 @@ line (Modbus) and the CMMS REST API of the ERP service."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from plantwire.sim.plant import Command, FaultCode, Plant
 from tests.use_cases.conftest import (
     SimLine,
     clear_jams,
+    erp_table,
     load_flow,
     start_flow,
     wait_until,
@@ -24,12 +24,7 @@ WEAR_RATE_PER_H = 0.5 / 100.0
 
 
 def work_orders(erp: ErpService) -> list[dict[str, Any]]:
-    db = sqlite3.connect(erp.db_path)
-    db.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in db.execute("SELECT * FROM MaintenanceOrders")]
-    finally:
-        db.close()
+    return erp_table(erp, "MaintenanceOrders")
 
 
 class Bearing:
