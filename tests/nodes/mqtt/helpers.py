@@ -152,6 +152,9 @@ class Mosquitto:
             + "allow_anonymous true\n"
             + ("user root\n" if os.geteuid() == 0 else "")  # keep access to tmp_path
             + f"persistence_location {tmp}/\n"
+            # never drop: a test subscriber slower than a replaying publisher must not
+            # lose messages in the broker (its default queue per client is 1000)
+            + "max_queued_messages 0\n"
             + extra
         )
         self.log = tmp / f"mosquitto-{port}.log"
