@@ -7,6 +7,7 @@ import asyncio
 import gc
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -415,7 +416,11 @@ def main(argv: list[str] | None = None) -> int:
         # libraries that narrate every connection step at INFO
         for noisy in ("transitions", "amqtt", "asyncua", "snap7", "pymodbus", "cpppo"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except BrokenPipeError:  # `plantwire nodes | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return result
 
 
