@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -26,11 +27,17 @@ def received(rt: Runtime, nid: str) -> list[Msg]:
     return node.received
 
 
-async def until(cond: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    """Poll ``cond`` until it is true; fail naming ``what`` after ``timeout`` seconds."""
+async def until(cond: Callable[[], Any], timeout: float = 10.0, what: str = "") -> None:
+    """Poll ``cond`` (a plain or an async function) until it is true; fail naming ``what``
+    after ``timeout`` seconds."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
-    while not cond():
+    while True:
+        value = cond()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return
         if loop.time() > end:
             raise AssertionError(f"timed out waiting for {what or cond}")
         await asyncio.sleep(0.02)

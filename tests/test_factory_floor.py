@@ -11,13 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+from tests.tcp_proxy import free_port
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "factory-floor.json"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_factory_floor_example_against_the_simulator(tmp_path: Path) -> None:

@@ -259,20 +259,3 @@ async def start_flow(data_dir: Path, flow: list[dict[str, Any]]) -> Runtime:
     await rt.open()
     await rt.deploy(flow)
     return rt
-
-
-async def wait_until(
-    cond: Callable[[], Any], timeout: float, what: str, interval: float = 0.05
-) -> None:
-    """Poll ``cond`` (sync or async) until it is true, or fail naming ``what``."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while True:
-        value = cond()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return
-        if loop.time() > end:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(interval)

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 
 from plantwire.sim.plant import Command, MachineState, Plant
+from tests.flowkit import until as wait_until
 from tests.use_cases.conftest import (
     Database,
     SimLine,
     clear_jams,
     load_flow,
     start_flow,
-    wait_until,
 )
 
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

@@ -11,6 +11,7 @@ import pytest
 
 from plantwire.sim.erp import ErpService
 from plantwire.sim.plant import Command, DeliveryState, Plant
+from tests.flowkit import until as wait_until
 from tests.tcp_proxy import free_port
 from tests.use_cases.conftest import (
     Mailbox,
@@ -19,7 +20,6 @@ from tests.use_cases.conftest import (
     erp_table,
     load_flow,
     start_flow,
-    wait_until,
 )
 
 

@@ -10,13 +10,13 @@ from typing import Any
 
 from plantwire.sim.erp import ErpService
 from plantwire.sim.plant import Command, FaultCode, Plant
+from tests.flowkit import until as wait_until
 from tests.use_cases.conftest import (
     SimLine,
     clear_jams,
     erp_table,
     load_flow,
     start_flow,
-    wait_until,
 )
 
 WEAR_RATE_PER_H = 0.5 / 100.0

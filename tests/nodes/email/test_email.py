@@ -9,7 +9,6 @@ import email
 import email.policy
 import ipaddress
 import logging
-import socket
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -29,16 +28,11 @@ from cryptography.x509.oid import NameOID
 import plantwire.nodes.email.send  # noqa: F401  (registers "e-mail")
 from plantwire.runtime.message import Msg
 from plantwire.runtime.runtime import Runtime, RuntimeSettings
+from tests.tcp_proxy import free_port
 
 USER = "plant@example.com"
 PASSWORD = "s3cret-Pa55word!"
 TAB = {"id": "t1", "type": "tab", "label": "mail"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

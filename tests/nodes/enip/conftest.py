@@ -10,13 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.tcp_proxy import free_port
+
 TAGS = ["Speed=REAL", "Count=DINT[10]", "Flag=BOOL", "Small=INT", "Name=SSTRING"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Simulator:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,12 +10,7 @@ import aiohttp
 import pytest
 
 from plantwire.runtime.runtime import Runtime, RuntimeSettings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.tcp_proxy import free_port
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,14 +13,9 @@ from aiohttp import web
 
 from plantwire.runtime.message import Msg
 from plantwire.runtime.runtime import Runtime, RuntimeSettings
+from tests.tcp_proxy import free_port
 
 TAB = {"id": "t1", "type": "tab", "label": "req"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Peer:

@@ -14,12 +14,7 @@ from gmqtt.mqtt.constants import MQTTv311  # type: ignore[import-untyped]
 
 from plantwire.runtime.runtime import Runtime
 from tests.conftest import tab
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.tcp_proxy import free_port
 
 
 def broker_node(port: int, **extra: Any) -> dict[str, Any]:

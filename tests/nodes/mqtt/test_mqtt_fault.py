@@ -9,8 +9,9 @@ from typing import Any
 
 from plantwire.nodes.mqtt.client import MqttConnection, MqttMessage, MqttOptions
 from plantwire.runtime.runtime import Runtime
+from tests.tcp_proxy import free_port
 
-from .helpers import TAB, Mosquitto, broker, free_port, mqtt_out, probe, uniq, wait_for
+from .helpers import TAB, Mosquitto, broker, mqtt_out, probe, uniq, wait_for
 
 N = 20_000
 

@@ -21,7 +21,8 @@ from typing import Any
 
 from gmqtt import Client  # type: ignore[import-untyped]
 
-from tests.nodes.mqtt.helpers import Mosquitto, free_port
+from tests.nodes.mqtt.helpers import Mosquitto
+from tests.tcp_proxy import free_port
 
 N = 2000
 TOPIC = "pwtest/kill9/readings"

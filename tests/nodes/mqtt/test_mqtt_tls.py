@@ -14,8 +14,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from plantwire.runtime.runtime import Runtime
+from tests.tcp_proxy import free_port
 
-from .helpers import TAB, Mosquitto, broker, free_port, mqtt_in, mqtt_out, probe, uniq, wait_for
+from .helpers import TAB, Mosquitto, broker, mqtt_in, mqtt_out, probe, uniq, wait_for
 
 
 def _name(cn: str) -> x509.Name:

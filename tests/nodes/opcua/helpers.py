@@ -55,12 +55,6 @@ def node_of(rt: Runtime, node_id: str) -> Any:
     return node
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def make_cert(
     folder: Path, name: str, app_uri: str, *, server: bool
 ) -> tuple[Path, Path, x509.Certificate]:

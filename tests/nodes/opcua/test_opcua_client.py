@@ -11,8 +11,9 @@ import pytest
 from asyncua.server.server import Server
 
 from plantwire.runtime.runtime import Runtime, RuntimeSettings
+from tests.tcp_proxy import free_port
 
-from .helpers import client_node, free_port, nid, node_of, probe, start_server, tab, user, wait_for
+from .helpers import client_node, nid, node_of, probe, start_server, tab, user, wait_for
 
 
 @pytest.fixture

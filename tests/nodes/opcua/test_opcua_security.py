@@ -16,10 +16,10 @@ from asyncua.ua.uaerrors import UaStatusCodeError
 
 from plantwire.nodes.opcua._pki import thumbprint
 from plantwire.runtime.runtime import Runtime, RuntimeSettings
+from tests.tcp_proxy import free_port
 
 from .helpers import (
     client_node,
-    free_port,
     make_cert,
     node_of,
     probe,

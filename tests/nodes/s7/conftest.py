@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import struct
 import subprocess
 import sys
@@ -17,11 +16,7 @@ from snap7.datatypes import S7WordLen
 from snap7.server import Server
 from snap7.type import SrvArea
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.tcp_proxy import free_port
 
 
 def db1_bytes() -> bytearray:

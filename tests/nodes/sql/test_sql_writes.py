@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from plantwire.nodes.sql.query import SqlQueryNode
 from plantwire.runtime.runtime import Runtime
 from tests.conftest import require_service
+from tests.flowkit import until
 from tests.nodes.sql.conftest import PG_URL, Backend
 from tests.nodes.sql.test_sql import _ask, _deploy, _flow, _got, _wait
 from tests.tcp_proxy import TcpProxy
@@ -117,14 +118,6 @@ async def _rows(engine: Any, t: str) -> list[int]:
         return [r[0] for r in result]
 
 
-async def _until(cond: Callable[[], Any], timeout: float = 20.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if await cond():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
 async def test_writes_wait_while_the_database_is_down_and_arrive_in_order(
     make_runtime: Callable[..., Runtime], pg_table: tuple[str, Any]
 ) -> None:
@@ -151,7 +144,7 @@ async def test_writes_wait_while_the_database_is_down_and_arrive_in_order(
     async def all_written() -> bool:
         return await _rows(engine, t) == list(range(21))
 
-    await _until(all_written)
+    await until(all_written, 20.0, "every row written")
     await _wait(rt, "out", 21)  # every queued write sent its result on, in order
     assert [m["payload"] for m in _got(rt, "out")][-1] == {"rowCount": 1}
     await proxy.close()
@@ -187,5 +180,5 @@ async def test_queued_writes_survive_a_restart(
     async def all_written() -> bool:
         return await _rows(engine, t) == list(range(12))
 
-    await _until(all_written)
+    await until(all_written, 20.0, "every row written")
     await proxy.close()

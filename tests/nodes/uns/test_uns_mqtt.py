@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from plantwire.nodes.uns.tree import tree_for
 from plantwire.runtime.errors import FlowValidationError
 from plantwire.runtime.message import Msg
 from plantwire.runtime.runtime import Runtime
+from tests.tcp_proxy import free_port as _free_port
 
 from .conftest import PeerClient, broker_node, model_node
 
@@ -315,13 +315,6 @@ async def test_example_flow_runs(make_runtime: Callable[..., Runtime], uns_root:
     temp = tree.get(f"{base}/temperature")
     assert temp is not None and temp.unit == "degC" and temp.source == "filler-plc"
     assert isinstance(temp.value, int | float) and 45 <= temp.value <= 60
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def _start_mosquitto(tmp_path: Path, port: int) -> asyncio.subprocess.Process:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import ssl
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -23,12 +22,7 @@ from plantwire.runtime.node import Node
 from plantwire.runtime.runtime import Runtime
 from tests.conftest import ProbeNode, probe, tab
 from tests.nodes.mqtt.test_mqtt_tls import make_pki
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.tcp_proxy import free_port
 
 
 async def until(cond: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> None:
